@@ -1,0 +1,487 @@
+"""The vocabulary of kst-match as types: one name per concept, used in code, CSV headers and the API.
+
+Times of day are whole minutes after midnight (``int``) inside the program and ``"HH:MM"`` in
+files and JSON. Locations are WGS84 longitude and latitude in degrees. Travel times are seconds,
+distances metres.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    field_validator,
+    model_validator,
+)
+
+MINUTES_PER_DAY = 24 * 60
+
+
+# ---------------------------------------------------------------------------------------------
+# Clock times
+# ---------------------------------------------------------------------------------------------
+def parse_clock(value: object) -> int:
+    """``"HH:MM"`` (or minutes as a number) to minutes after midnight; ``"24:00"`` is the day's end."""
+    if isinstance(value, bool):
+        raise ValueError("a time must be HH:MM")
+    if isinstance(value, int):
+        minutes = value
+    elif isinstance(value, float) and value.is_integer():
+        minutes = int(value)
+    elif isinstance(value, str):
+        text = value.strip()
+        hours, sep, mins = text.partition(":")
+        if not sep or not hours.isdigit() or not mins.isdigit() or len(mins) != 2:
+            raise ValueError(f"{value!r} is not a time of day (HH:MM)")
+        if int(mins) >= 60:
+            raise ValueError(f"{value!r} is not a time of day (HH:MM)")
+        minutes = int(hours) * 60 + int(mins)
+    else:
+        raise ValueError(f"{value!r} is not a time of day (HH:MM)")
+    if not 0 <= minutes <= MINUTES_PER_DAY:
+        raise ValueError(f"{value!r} falls outside the day (00:00 to 24:00)")
+    return minutes
+
+
+def format_clock(minutes: int | float) -> str:
+    """Minutes after midnight to ``"HH:MM"`` (rounded down to the minute)."""
+    m = int(minutes)
+    return f"{m // 60:02d}:{m % 60:02d}"
+
+
+Clock = Annotated[int, BeforeValidator(parse_clock), PlainSerializer(format_clock, return_type=str)]
+
+
+def _split_list(value: object) -> object:
+    """CSV list cells are ``;``-separated; an empty cell is an empty list."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(";") if part.strip()]
+    return value
+
+
+def _blank_to_none(value: object) -> object:
+    if isinstance(value, str) and not value.strip():
+        return None
+    return value
+
+
+OptionalStr = Annotated[str | None, BeforeValidator(_blank_to_none)]
+
+
+# ---------------------------------------------------------------------------------------------
+# Enumerations
+# ---------------------------------------------------------------------------------------------
+class ServiceKind(StrEnum):
+    """The hub's own list of services."""
+
+    food_parcel = "food_parcel"
+    prescription = "prescription"
+    shopping = "shopping"
+    befriending_call = "befriending_call"
+    wellbeing_check = "wellbeing_check"
+    welfare_visit = "welfare_visit"
+    benefits_advice = "benefits_advice"
+    health_advice = "health_advice"
+
+    @property
+    def is_delivery(self) -> bool:
+        """Collect at a site, then deliver to the resident (same volunteer)."""
+        return self in DELIVERIES
+
+    @property
+    def is_visit(self) -> bool:
+        """A single stop at the resident's home."""
+        return self in VISITS
+
+    @property
+    def is_call(self) -> bool:
+        """By phone: no travel."""
+        return self in CALLS
+
+
+DELIVERIES = frozenset({ServiceKind.food_parcel, ServiceKind.prescription, ServiceKind.shopping})
+VISITS = frozenset({ServiceKind.wellbeing_check, ServiceKind.welfare_visit})
+CALLS = frozenset(
+    {ServiceKind.befriending_call, ServiceKind.benefits_advice, ServiceKind.health_advice}
+)
+
+
+class Skill(StrEnum):
+    dbs_checked = "dbs_checked"
+    driver = "driver"
+    wellbeing_trained = "wellbeing_trained"
+    advice_trained = "advice_trained"
+
+
+# The skills a kind of service always needs, whatever the need itself adds. Prescriptions and
+# home visits to vulnerable adults need a DBS check; wellbeing and advice need training.
+KIND_SKILLS: dict[ServiceKind, frozenset[Skill]] = {
+    ServiceKind.food_parcel: frozenset(),
+    ServiceKind.shopping: frozenset(),
+    ServiceKind.prescription: frozenset({Skill.dbs_checked}),
+    ServiceKind.befriending_call: frozenset({Skill.dbs_checked}),
+    ServiceKind.wellbeing_check: frozenset({Skill.dbs_checked, Skill.wellbeing_trained}),
+    ServiceKind.welfare_visit: frozenset({Skill.dbs_checked}),
+    ServiceKind.benefits_advice: frozenset({Skill.advice_trained}),
+    ServiceKind.health_advice: frozenset({Skill.advice_trained}),
+}
+
+# Languages the Task Force's partners serve (lower-case English names). English is assumed of
+# every volunteer and need not be listed.
+LANGUAGES = frozenset(
+    {
+        "english",
+        "tamil",
+        "korean",
+        "urdu",
+        "punjabi",
+        "hindi",
+        "gujarati",
+        "bengali",
+        "arabic",
+        "farsi",
+        "polish",
+        "romanian",
+        "portuguese",
+        "spanish",
+        "somali",
+        "cantonese",
+        "mandarin",
+        "turkish",
+        "italian",
+        "french",
+    }
+)
+
+
+class Priority(StrEnum):
+    urgent = "urgent"
+    high = "high"
+    normal = "normal"
+
+
+PRIORITY_ORDER: dict[Priority, int] = {Priority.urgent: 0, Priority.high: 1, Priority.normal: 2}
+
+
+class Transport(StrEnum):
+    """How a volunteer travels; also the travel mode of a matrix."""
+
+    walk = "walk"
+    cycle = "cycle"
+    car = "car"
+
+
+class SiteKind(StrEnum):
+    food_bank = "food_bank"
+    pharmacy = "pharmacy"
+    supermarket = "supermarket"
+    community_centre = "community_centre"
+
+
+class StopKind(StrEnum):
+    start = "start"
+    collect = "collect"
+    deliver = "deliver"
+    visit = "visit"
+    call = "call"
+    end = "end"
+
+
+class Reason(StrEnum):
+    """Why a need is left unserved; every reason has a sentence (``REASON_TEXT``)."""
+
+    no_partner = "no_partner"
+    partner_capacity = "partner_capacity"
+    no_skill = "no_skill"
+    no_language = "no_language"
+    site_closed = "site_closed"
+    no_time = "no_time"
+    too_far = "too_far"
+    no_capacity = "no_capacity"
+    crowded_out = "crowded_out"
+    volunteer_unavailable = "volunteer_unavailable"
+
+
+REASON_TEXT: dict[Reason, str] = {
+    Reason.no_partner: "No partner offers this service in the resident's ward.",
+    Reason.partner_capacity: "Every partner that could take it has used up today's capacity.",
+    Reason.no_skill: "No volunteer available today has the skills it needs.",
+    Reason.no_language: "No volunteer available today speaks the language it requires.",
+    Reason.site_closed: "The collection site is not open in time for the resident's window.",
+    Reason.no_time: "No suitable volunteer is free within the resident's time window.",
+    Reason.too_far: "It is beyond every suitable volunteer's travel limit.",
+    Reason.no_capacity: "The load is more than any suitable volunteer can carry.",
+    Reason.crowded_out: (
+        "A volunteer could serve it alone, but every suitable volunteer's day was full with"
+        " needs of equal or higher priority."
+    ),
+    Reason.volunteer_unavailable: "Its volunteer dropped out and no one else could take it.",
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# Inputs
+# ---------------------------------------------------------------------------------------------
+class _Record(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+
+
+class Located(_Record):
+    lon: float = Field(ge=-180, le=180, allow_inf_nan=False)
+    lat: float = Field(ge=-90, le=90, allow_inf_nan=False)
+
+
+def _nonempty_id(value: str) -> str:
+    if not value:
+        raise ValueError("must not be empty")
+    return value
+
+
+class Site(Located):
+    """A place goods are collected."""
+
+    id: str
+    name: str
+    kind: SiteKind
+    postcode: OptionalStr = None
+    opens: Clock = 0
+    closes: Clock = MINUTES_PER_DAY
+    address_assumed: bool = False
+
+    _id = field_validator("id")(_nonempty_id)
+
+    @model_validator(mode="after")
+    def _hours(self) -> Site:
+        if self.closes <= self.opens:
+            raise ValueError("closes: the site closes before it opens")
+        return self
+
+
+class Partner(_Record):
+    """A community organisation or council team."""
+
+    id: str
+    name: str
+    services: Annotated[frozenset[ServiceKind], BeforeValidator(_split_list)]
+    # 2022 ward codes covered; empty means the whole borough.
+    wards: Annotated[frozenset[str], BeforeValidator(_split_list)] = frozenset()
+    # Daily capacity per service ("food_parcel:40;prescription:20" in CSV). A service offered
+    # but absent here has no limit.
+    capacity: dict[ServiceKind, Annotated[int, Field(ge=0)]] = Field(default_factory=dict)
+    sites: Annotated[frozenset[str], BeforeValidator(_split_list)] = frozenset()
+
+    _id = field_validator("id")(_nonempty_id)
+
+    @field_validator("capacity", mode="before")
+    @classmethod
+    def _parse_capacity(cls, value: object) -> object:
+        if isinstance(value, str):
+            parsed: dict[str, object] = {}
+            for part in _split_list(value):  # type: ignore[union-attr]
+                kind, sep, amount = part.partition(":")
+                if not sep:
+                    raise ValueError(f"{part!r} is not service:amount")
+                try:
+                    parsed[kind.strip()] = int(amount)
+                except ValueError:
+                    raise ValueError(f"{amount.strip()!r} is not a whole number") from None
+            return parsed
+        return value
+
+    def covers(self, ward: str | None) -> bool:
+        return not self.wards or (ward is not None and ward in self.wards)
+
+
+class Volunteer(Located):
+    """A volunteer (street champions included) available today. ``lon``/``lat`` is home."""
+
+    id: str
+    name: str = ""
+    partner: str
+    shared_with: Annotated[frozenset[str], BeforeValidator(_split_list)] = frozenset()
+    skills: Annotated[frozenset[Skill], BeforeValidator(_split_list)] = frozenset()
+    languages: Annotated[frozenset[str], BeforeValidator(_split_list)] = frozenset()
+    transport: Transport = Transport.walk
+    capacity: int = Field(default=2, ge=0, description="load units carried at once")
+    shift_start: Clock
+    shift_end: Clock
+    max_tasks: int = Field(default=8, ge=0)
+    max_travel: int = Field(default=120, ge=0, description="minutes of travel per day")
+
+    _id = field_validator("id")(_nonempty_id)
+
+    @field_validator("languages")
+    @classmethod
+    def _known_languages(cls, value: frozenset[str]) -> frozenset[str]:
+        lowered = frozenset(v.lower() for v in value)
+        unknown = sorted(lowered - LANGUAGES)
+        if unknown:
+            raise ValueError(f"unknown language {', '.join(unknown)}")
+        return lowered
+
+    @model_validator(mode="after")
+    def _shift(self) -> Volunteer:
+        if self.shift_end <= self.shift_start:
+            raise ValueError("shift_end: the shift ends before it starts")
+        return self
+
+    @property
+    def partners(self) -> frozenset[str]:
+        return self.shared_with | {self.partner}
+
+    def speaks(self, language: str | None) -> bool:
+        return language is None or language == "english" or language in self.languages
+
+
+class Need(Located):
+    """One resident's request for one service on one day."""
+
+    id: str
+    date: dt.date
+    resident: str
+    kind: ServiceKind
+    priority: Priority = Priority.normal
+    window_start: Clock
+    window_end: Clock
+    duration: int = Field(default=10, ge=0, description="minutes on site or on the phone")
+    load: int = Field(default=0, ge=0, description="parcels or bags carried")
+    skills: Annotated[frozenset[Skill], BeforeValidator(_split_list)] = frozenset()
+    language: OptionalStr = None
+    language_required: bool = False
+    previous_volunteer: OptionalStr = None
+    site: OptionalStr = None
+    postcode: OptionalStr = None
+    access_notes: str = ""
+    # Filled by geography when the need is read; not an input column.
+    ward: OptionalStr = None
+
+    _id = field_validator("id", "resident")(_nonempty_id)
+
+    @field_validator("language")
+    @classmethod
+    def _known_language(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        lowered = value.lower()
+        if lowered not in LANGUAGES:
+            raise ValueError(f"unknown language {value}")
+        return lowered
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Need:
+        if self.window_end <= self.window_start:
+            raise ValueError("window_end: the time window ends before it starts")
+        if self.kind.is_delivery and self.site is None:
+            raise ValueError(f"site: a {self.kind.value} delivery needs a collection site")
+        if not self.kind.is_delivery and self.site is not None:
+            raise ValueError(f"site: a {self.kind.value} has nothing to collect")
+        return self
+
+    @property
+    def required_skills(self) -> frozenset[Skill]:
+        return self.skills | KIND_SKILLS[self.kind]
+
+
+class Day(BaseModel):
+    """Everything one day's plan is made from."""
+
+    model_config = ConfigDict(frozen=True)
+
+    date: dt.date
+    needs: tuple[Need, ...]
+    volunteers: tuple[Volunteer, ...]
+    partners: tuple[Partner, ...]
+    sites: tuple[Site, ...]
+
+    def need(self, need_id: str) -> Need:
+        return self._index("needs")[need_id]
+
+    def volunteer(self, volunteer_id: str) -> Volunteer:
+        return self._index("volunteers")[volunteer_id]
+
+    def partner(self, partner_id: str) -> Partner:
+        return self._index("partners")[partner_id]
+
+    def site(self, site_id: str) -> Site:
+        return self._index("sites")[site_id]
+
+    def _index(self, field: str) -> dict[str, object]:
+        cache = self.__dict__.setdefault("_indices", {})
+        if field not in cache:
+            cache[field] = {item.id: item for item in getattr(self, field)}
+        return cache[field]
+
+
+# ---------------------------------------------------------------------------------------------
+# The plan
+# ---------------------------------------------------------------------------------------------
+class Stop(BaseModel):
+    """One stop of a volunteer's day, in order. Times in minutes after midnight."""
+
+    kind: StopKind
+    need: str | None = None
+    site: str | None = None
+    lon: float
+    lat: float
+    arrival: Clock
+    start: Clock = Field(description="service starts (after any wait)")
+    departure: Clock
+    load: int = Field(default=0, description="load carried on leaving the stop")
+    travel_s: float = Field(default=0, description="travel from the previous stop, seconds")
+    distance_m: float = Field(default=0, description="distance from the previous stop, metres")
+
+
+class Route(BaseModel):
+    volunteer: str
+    transport: Transport
+    stops: list[Stop]
+    geometry: list[list[tuple[float, float]]] = Field(
+        default_factory=list, description="one lon/lat line per leg, along streets when known"
+    )
+
+    @property
+    def travel_s(self) -> float:
+        return sum(s.travel_s for s in self.stops)
+
+    @property
+    def distance_m(self) -> float:
+        return sum(s.distance_m for s in self.stops)
+
+    @property
+    def tasks(self) -> int:
+        return sum(1 for s in self.stops if s.kind in (StopKind.deliver, StopKind.visit, StopKind.call))
+
+
+class Assignment(BaseModel):
+    need: str
+    partner: str
+    volunteer: str
+    start: Clock = Field(description="service starts at the resident (or the call begins)")
+    continuity: bool = Field(default=False, description="served by the resident's previous volunteer")
+
+
+class Unserved(BaseModel):
+    need: str
+    reason: Reason
+    detail: str
+
+
+class Plan(BaseModel):
+    """One day's result: who does what, in which order and when, and what could not be done."""
+
+    date: dt.date
+    version: int = 1
+    travel_model: str
+    assignments: list[Assignment]
+    routes: list[Route]
+    unserved: list[Unserved]
+    kpis: dict[str, object] = Field(default_factory=dict)

@@ -1,0 +1,198 @@
+"""Day -> Plan: run the solve, then turn its timed routes into the plan, reasons and KPIs."""
+
+from __future__ import annotations
+
+import math
+import statistics
+import time
+from collections import Counter
+from collections.abc import Sequence
+
+from kst_match.geo.travel import RoadEstimate, TravelModel
+from kst_match.model import (
+    PRIORITY_ORDER,
+    REASON_TEXT,
+    Assignment,
+    Day,
+    Plan,
+    Reason,
+    Route,
+    Stop,
+    StopKind,
+    Unserved,
+)
+from kst_match.solve.day import DaySolution, Progress, solve_day
+from kst_match.solve.places import Places
+from kst_match.solve.routing import Timed
+from kst_match.solve.vehicles import fresh_vehicles
+
+
+def default_travel() -> TravelModel:
+    return RoadEstimate()
+
+
+def make_plan(
+    day: Day,
+    travel: TravelModel | None = None,
+    time_limit_s: float = 5.0,
+    progress: Progress | None = None,
+) -> Plan:
+    """Plan a whole day: every need assigned (partner, volunteer, order, times) or unserved
+    with its reason; ``time_limit_s`` bounds the solver's search."""
+    began = time.perf_counter()
+    travel = travel or default_travel()
+    places = Places.of_day(day, travel)
+    vehicles = fresh_vehicles(day)
+    solution = solve_day(day, vehicles, places, time_limit_s, progress=progress)
+    return build_plan(day, solution, places, began=began)
+
+
+def build_plan(
+    day: Day,
+    solution: DaySolution,
+    places: Places,
+    began: float,
+    done: dict[str, list[Stop]] | None = None,
+    version: int = 1,
+) -> Plan:
+    """The plan from a solve; ``done`` holds stops already made today (re-planning), kept as
+    they were in front of each volunteer's new stops."""
+    done = done or {}
+    pts = places.points
+    routes: list[Route] = []
+    for volunteer_id, timed in solution.routes.items():
+        volunteer = day.volunteer(volunteer_id)
+        stops = list(done.get(volunteer_id, [])) + [
+            _stop(t, pts[t.place]) for t in (timed[1:] if done.get(volunteer_id) else timed)
+        ]
+        route = Route(volunteer=volunteer_id, transport=volunteer.transport, stops=stops)
+        if route.tasks == 0 and volunteer_id not in done:
+            continue
+        route.geometry = [
+            [tuple(p) for p in places.travel.path((a.lon, a.lat), (b.lon, b.lat), route.transport)]
+            for a, b in zip(stops, stops[1:], strict=False)
+        ]
+        routes.append(route)
+    routes.sort(key=lambda r: r.volunteer)
+
+    assignments = []
+    served = {**solution.served_by}
+    for vid, stops in done.items():
+        for s in stops:
+            if s.need and s.kind in (StopKind.deliver, StopKind.visit, StopKind.call):
+                served[s.need] = vid
+    starts = {
+        s.need: s.start
+        for r in routes
+        for s in r.stops
+        if s.need and s.kind in (StopKind.deliver, StopKind.visit, StopKind.call)
+    }
+    for need_id, vid in sorted(served.items()):
+        need, volunteer = day.need(need_id), day.volunteer(vid)
+        assignments.append(
+            Assignment(
+                need=need_id,
+                partner=solution.triage.partner_for(need, volunteer)
+                if solution.triage.partners.get(need_id)
+                else volunteer.partner,
+                volunteer=vid,
+                start=starts[need_id],
+                continuity=need.previous_volunteer == vid,
+            )
+        )
+    unserved = [
+        Unserved(need=n, reason=r, detail=explain(day, n, r, solution))
+        for n, r in sorted(solution.unserved.items())
+        if n not in served
+    ]
+    plan = Plan(
+        date=day.date,
+        version=version,
+        travel_model=places.travel.name,
+        assignments=assignments,
+        routes=routes,
+        unserved=unserved,
+    )
+    plan.kpis = kpis(day, plan, solution.stats, time.perf_counter() - began)
+    return plan
+
+
+def _stop(t: Timed, point: Sequence[float]) -> Stop:
+    # Whole minutes, rounded down: arrival and start never move before the true time by more
+    # than a minute, and windows stay met.
+    return Stop(
+        kind=t.kind,
+        need=t.need,
+        site=t.site,
+        lon=float(point[0]),
+        lat=float(point[1]),
+        arrival=math.floor(t.arrival / 60),
+        start=math.floor(t.start / 60),
+        departure=math.floor(t.departure / 60),
+        load=t.load,
+        travel_s=round(t.travel_s, 1),
+        distance_m=round(t.distance_m, 1),
+    )
+
+
+def explain(day: Day, need_id: str, reason: Reason, solution: DaySolution) -> str:
+    """The reason as a sentence about this need."""
+    need = day.need(need_id)
+    kind = need.kind.value.replace("_", " ")
+    if reason is Reason.no_partner:
+        return f"No partner offers {kind} in ward {need.ward or 'unknown'}."
+    if reason is Reason.no_skill:
+        skills = ", ".join(sorted(s.value for s in need.required_skills)) or "none"
+        return f"No volunteer available today has the skills a {kind} needs ({skills})."
+    if reason is Reason.no_language:
+        return f"No volunteer available today speaks {need.language}, which this need requires."
+    return REASON_TEXT[reason]
+
+
+def kpis(day: Day, plan: Plan, stats: dict[str, float | str], elapsed_s: float) -> dict[str, object]:
+    """Headline figures of a plan: service, reasons, travel, workload, continuity, solver."""
+    needs = {n.id: n for n in day.needs}
+    served = [needs[a.need] for a in plan.assignments]
+    by_priority = {
+        p.value: {
+            "needs": sum(1 for n in day.needs if n.priority is p),
+            "served": sum(1 for n in served if n.priority is p),
+        }
+        for p in sorted(PRIORITY_ORDER, key=PRIORITY_ORDER.get)  # type: ignore[arg-type]
+    }
+    kinds = sorted({n.kind for n in day.needs})
+    by_kind = {
+        k.value: {
+            "needs": sum(1 for n in day.needs if n.kind is k),
+            "served": sum(1 for n in served if n.kind is k),
+        }
+        for k in kinds
+    }
+    tasks = [r.tasks for r in plan.routes]
+    travel = {r.volunteer: round(r.travel_s / 60, 1) for r in plan.routes}
+    with_previous = [n for n in day.needs if n.previous_volunteer]
+    return {
+        "needs": len(day.needs),
+        "served": len(plan.assignments),
+        "unserved": len(plan.unserved),
+        "served_by_priority": by_priority,
+        "served_by_kind": by_kind,
+        "unserved_by_reason": dict(Counter(u.reason.value for u in plan.unserved).most_common()),
+        "volunteers_available": len(day.volunteers),
+        "volunteers_used": len(plan.routes),
+        "travel_total_min": round(sum(r.travel_s for r in plan.routes) / 60, 1),
+        "distance_total_km": round(sum(r.distance_m for r in plan.routes) / 1000, 2),
+        "travel_per_volunteer_min": travel,
+        "tasks_per_volunteer": {
+            "mean": round(statistics.fmean(tasks), 2) if tasks else 0,
+            "max": max(tasks, default=0),
+            "stdev": round(statistics.pstdev(tasks), 2) if tasks else 0,
+        },
+        "continuity": {
+            "possible": len(with_previous),
+            "kept": sum(1 for a in plan.assignments if a.continuity),
+        },
+        "travel_model": plan.travel_model,
+        "solve_time_s": round(elapsed_s, 2),
+        "solver": stats,
+    }

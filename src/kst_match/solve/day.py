@@ -1,0 +1,150 @@
+"""One solve of a day (or of the rest of one): triage, pruning, routing, calls, reasons."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from kst_match.model import Day, Need, Reason, ServiceKind, StopKind
+from kst_match.solve import weights
+from kst_match.solve.alone import alone, closest_reason
+from kst_match.solve.calls import assign_calls, insert_calls
+from kst_match.solve.places import Places
+from kst_match.solve.routing import Job, Timed, solve_routes
+from kst_match.solve.vehicles import Vehicle
+from kst_match.triage import Triage, triage
+
+# Vehicles offered each routed need: the nearest that could serve it alone (plus any the need
+# prefers). Enough choice for the search, and the model stays small on big days.
+MAX_VEHICLES_PER_NEED = 40
+
+Progress = Callable[[str], None]
+
+
+@dataclass
+class DaySolution:
+    """Timed routes for every vehicle, who serves what, and why the rest is unserved."""
+
+    routes: dict[str, list[Timed]]
+    served_by: dict[str, str]  # need id -> volunteer id
+    unserved: dict[str, Reason]
+    triage: Triage
+    stats: dict[str, float | str] = field(default_factory=dict)
+
+
+def solve_day(
+    day: Day,
+    vehicles: Sequence[Vehicle],
+    places: Places,
+    time_limit_s: float = 5.0,
+    keep: dict[str, str] | None = None,
+    used: Counter[tuple[str, ServiceKind]] | None = None,
+    exclude: dict[str, Reason] | None = None,
+    hint: dict[str, list[str]] | None = None,
+    progress: Progress | None = None,
+) -> DaySolution:
+    """Plan ``day.needs`` over ``vehicles``.
+
+    ``keep``: need -> volunteer it had before (a re-plan keeps it there where it can);
+    ``used``: partner capacity already spent today; ``exclude``: needs not to plan, with why.
+    """
+    say = progress or (lambda _msg: None)
+    keep = keep or {}
+    exclude = exclude or {}
+    say("triage")
+    tri = triage(day, used)
+    unserved: dict[str, Reason] = dict(exclude)
+    index = {v.id: i for i, v in enumerate(vehicles)}
+
+    routed: list[Job] = []
+    calls: list[Job] = []
+    say("checking who could serve each need alone")
+    for need in day.needs:
+        if need.id in unserved:
+            continue
+        if need.id in tri.rejected:
+            unserved[need.id] = tri.rejected[need.id]
+            continue
+        site = day.site(need.site) if need.site else None
+        if site is not None and (site.opens >= need.window_end or site.closes <= site.opens):
+            unserved[need.id] = Reason.site_closed
+            continue
+        candidates = [index[v] for v in tri.volunteers[need.id] if v in index]
+        if not candidates:
+            unserved[need.id] = Reason.volunteer_unavailable
+            continue
+        verdicts = {i: alone(need, vehicles[i], places, site) for i in candidates}
+        able = [i for i, r in verdicts.items() if r is None]
+        if not able:
+            unserved[need.id] = closest_reason(list(verdicts.values()))
+            continue
+        prefer = _preferences(need, vehicles, index, keep)
+        onboard = [i for i in able if need.id in vehicles[i].onboard]
+        if onboard:
+            able = onboard
+        elif not need.kind.is_call and len(able) > MAX_VEHICLES_PER_NEED:
+            here = places[(need.lon, need.lat)]
+            able.sort(key=lambda i: places.seconds(vehicles[i].transport, places[vehicles[i].start], here))
+            able = sorted(set(able[:MAX_VEHICLES_PER_NEED]) | (set(prefer) & set(able)))
+        job = Job(need=need, vehicles=tuple(able), prefer={i: c for i, c in prefer.items() if i in able})
+        (calls if need.kind.is_call else routed).append(job)
+
+    by_resident: dict[str, list[str]] = defaultdict(list)
+    for job in routed:
+        by_resident[job.need.resident].append(job.need.id)
+    together = [ids for ids in by_resident.values() if len(ids) > 1]
+
+    has_calls = bool(calls)
+    route_limit = time_limit_s * (0.75 if has_calls else 1.0)
+    say(f"routing {len(routed)} deliveries and visits over {len(vehicles)} volunteers")
+    began = time.perf_counter()
+    routing = solve_routes(day, routed, vehicles, places, route_limit, together, hint)
+    routes = routing.routes
+    served_by = {
+        s.need: vid
+        for vid, stops in routes.items()
+        for s in stops
+        if s.need and s.kind in (StopKind.deliver, StopKind.visit)
+    }
+    stats: dict[str, float | str] = {
+        "routing_status": routing.status,
+        "routing_objective": routing.objective,
+        "routing_time_s": round(routing.solve_time_s, 3),
+    }
+    if has_calls:
+        say(f"fitting {len(calls)} calls into volunteers' free time")
+        # Volunteers already visiting a resident are preferred for that resident's calls.
+        serving: dict[str, dict[int, int]] = defaultdict(dict)
+        for job in routed:
+            if job.need.id in served_by:
+                serving[job.need.resident][index[served_by[job.need.id]]] = weights.TOGETHER
+        bonus = {job.need.id: serving.get(job.need.resident, {}) for job in calls}
+        limit = max(0.5, time_limit_s - (time.perf_counter() - began))
+        result = assign_calls(day, calls, vehicles, routes, limit, bonus)
+        routes = insert_calls(day, vehicles, routes, result.placed)
+        for need_id, (i, _) in result.placed.items():
+            served_by[need_id] = vehicles[i].id
+        stats.update(
+            calls_status=result.status,
+            calls_objective=result.objective,
+            calls_bound=result.bound,
+        )
+    for job in (*routed, *calls):
+        if job.need.id not in served_by:
+            unserved[job.need.id] = Reason.crowded_out
+    return DaySolution(routes, served_by, unserved, tri, stats)
+
+
+def _preferences(
+    need: Need, vehicles: Sequence[Vehicle], index: dict[str, int], keep: dict[str, str]
+) -> dict[int, int]:
+    """Soft preferences of a need for volunteers: continuity, and (re-planning) staying put."""
+    prefer: dict[int, int] = {}
+    if need.previous_volunteer in index:
+        prefer[index[need.previous_volunteer]] = weights.CONTINUITY
+    if keep.get(need.id) in index:
+        i = index[keep[need.id]]
+        prefer[i] = prefer.get(i, 0) + weights.KEEP_ASSIGNED
+    return prefer
