@@ -18,7 +18,12 @@ app.add_typer(network_app, name="network")
 @data_app.command("check")
 def data_check(
     directory: Annotated[
-        Path, typer.Argument(help="Folder with needs, volunteers and optionally partners, sites.")
+        Path,
+        typer.Argument(
+            exists=True,
+            file_okay=False,
+            help="Folder with needs and volunteers, and optionally partners and sites.",
+        ),
     ],
     date: Annotated[
         datetime | None,
@@ -26,10 +31,125 @@ def data_check(
     ] = None,
 ) -> None:
     """Check a day's input files: list every bad row (file, row, field, reason); exit 1 if any."""
-    from kst_match.inputs import print_report
+    from kst_match.inputs import check_day, print_report
 
-    ok = print_report(directory, date.date() if date else None)
-    raise typer.Exit(0 if ok else 1)
+    report = check_day(directory, date.date() if date else None)
+    print_report(report)
+    raise typer.Exit(0 if report.ok else 1)
+
+
+def _travel(network: Path | None) -> object:
+    """The travel model: the street network in ``network`` if given, else the road estimate."""
+    from kst_match.geo.travel import RoadEstimate
+
+    if network is None:
+        return RoadEstimate()
+    from kst_match.geo.network import StreetNetwork
+
+    return StreetNetwork.load(network)
+
+
+def _read_day(data: Path, date: datetime | None) -> object:
+    """Read and validate a day; bad rows are reported and left out, good rows planned."""
+    from rich.console import Console
+
+    from kst_match.inputs import read_day
+
+    day, issues = read_day(data, date.date() if date else None)
+    console = Console(stderr=True)
+    for issue in issues:
+        console.print(f"[yellow]skipped[/yellow] {issue}")
+    if not day.needs:
+        console.print("[red]No needs to plan.[/red]")
+        raise typer.Exit(1)
+    return day
+
+
+def _finish(day: object, plan: object, travel: object, out: Path) -> None:
+    """Check the plan independently, write its outputs and print its KPIs."""
+    from rich.console import Console
+
+    from kst_match.check import check_plan
+    from kst_match.outputs import write_outputs
+    from kst_match.outputs.kpis import kpi_table
+
+    console = Console()
+    violations = check_plan(day, plan, travel)  # type: ignore[arg-type]
+    written = write_outputs(day, plan, out)  # type: ignore[arg-type]
+    console.print(kpi_table(plan.kpis))  # type: ignore[attr-defined]
+    console.print(f"Outputs in [bold]{out}[/bold]: " + ", ".join(sorted(written)))
+    if violations:
+        for v in violations:
+            console.print(f"[red]plan check failed:[/red] {v.message}")
+        raise typer.Exit(2)
+    console.print("[green]Plan checked: every constraint holds.[/green]")
+
+
+@app.command("plan")
+def plan_day(
+    data: Annotated[
+        Path | None,
+        typer.Option(help="Folder with the day's needs and volunteers (default: bundled day)."),
+    ] = None,
+    date: Annotated[
+        datetime | None, typer.Option(formats=["%Y-%m-%d"], help="Plan the needs of this date.")
+    ] = None,
+    time_limit: Annotated[float, typer.Option(help="Solver time limit, seconds.")] = 5.0,
+    out: Annotated[Path, typer.Option(help="Folder for the plan and its outputs.")] = Path("out"),
+    network: Annotated[
+        Path | None, typer.Option(help="Street network (.osm, .osm.pbf or .graphml).")
+    ] = None,
+) -> None:
+    """Plan a day: assign and route every need, explain the rest, write outputs, print KPIs."""
+    from rich.console import Console
+
+    from kst_match.paths import DEFAULT_DAY_DIR
+    from kst_match.plan import make_plan
+
+    day = _read_day(data or DEFAULT_DAY_DIR, date)
+    travel = _travel(network)
+    with Console(stderr=True).status("Planning...") as status:
+        plan = make_plan(day, travel, time_limit, progress=status.update)  # type: ignore[arg-type]
+    _finish(day, plan, travel, out)
+
+
+@app.command("replan")
+def replan_day(
+    plan_file: Annotated[
+        Path, typer.Option("--plan", exists=True, help="This morning's plan.json.")
+    ],
+    events: Annotated[
+        Path, typer.Option(exists=True, help="events.json: now, done, collected, failed, dropped.")
+    ],
+    data: Annotated[Path | None, typer.Option(help="The day's folder (default: bundled).")] = None,
+    new_needs: Annotated[
+        Path | None, typer.Option(exists=True, help="CSV of needs that came in since.")
+    ] = None,
+    time_limit: Annotated[float, typer.Option(help="Solver time limit, seconds.")] = 5.0,
+    out: Annotated[Path, typer.Option(help="Folder for the new plan.")] = Path("out/replan"),
+    network: Annotated[Path | None, typer.Option(help="Street network file.")] = None,
+) -> None:
+    """Plan the rest of the day: done stops stay, failed and orphaned needs are placed again."""
+    from rich.console import Console
+
+    from kst_match.inputs import read_records
+    from kst_match.model import Need, Plan
+    from kst_match.paths import DEFAULT_DAY_DIR
+    from kst_match.replan import Events, replan
+
+    morning = Plan.model_validate_json(plan_file.read_text(encoding="utf-8"))
+    day = _read_day(data or DEFAULT_DAY_DIR, datetime.combine(morning.date, datetime.min.time()))
+    happened = Events.model_validate_json(events.read_text(encoding="utf-8"))
+    if new_needs is not None:
+        added, issues = read_records(new_needs, Need)
+        for issue in issues:
+            Console(stderr=True).print(f"[yellow]skipped[/yellow] {issue}")
+        happened = happened.model_copy(update={"new_needs": happened.new_needs + tuple(added)})
+    travel = _travel(network)
+    with Console(stderr=True).status("Re-planning...") as status:
+        plan = replan(day, morning, happened, travel, time_limit, progress=status.update)  # type: ignore[arg-type]
+    whole_day = day.model_copy(update={"needs": day.needs + happened.new_needs})  # type: ignore[attr-defined]
+    _finish(whole_day, plan, travel, out)
 
 
 if __name__ == "__main__":

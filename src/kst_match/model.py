@@ -1,4 +1,4 @@
-"""The vocabulary of kst-match as types: one name per concept, used in code, CSV headers and the API.
+"""The vocabulary of kst-match as types: one name per concept, in code, CSV headers and the API.
 
 Times of day are whole minutes after midnight (``int``) inside the program and ``"HH:MM"`` in
 files and JSON. Locations are WGS84 longitude and latitude in degrees. Travel times are seconds,
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import (
     BaseModel,
@@ -28,7 +28,7 @@ MINUTES_PER_DAY = 24 * 60
 # Clock times
 # ---------------------------------------------------------------------------------------------
 def parse_clock(value: object) -> int:
-    """``"HH:MM"`` (or minutes as a number) to minutes after midnight; ``"24:00"`` is the day's end."""
+    """``"HH:MM"`` (or minutes) to minutes after midnight; ``"24:00"`` is the end of the day."""
     if isinstance(value, bool):
         raise ValueError("a time must be HH:MM")
     if isinstance(value, int):
@@ -414,11 +414,14 @@ class Day(BaseModel):
     def site(self, site_id: str) -> Site:
         return self._index("sites")[site_id]
 
-    def _index(self, field: str) -> dict[str, object]:
+    def _index(self, field: str) -> dict[str, Any]:
+        # Cached by the identity of the tuple, so a ``model_copy(update=...)`` never sees a
+        # stale index.
+        items = getattr(self, field)
         cache = self.__dict__.setdefault("_indices", {})
-        if field not in cache:
-            cache[field] = {item.id: item for item in getattr(self, field)}
-        return cache[field]
+        if field not in cache or cache[field][0] is not items:
+            cache[field] = (items, {item.id: item for item in items})
+        return cache[field][1]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -458,7 +461,9 @@ class Route(BaseModel):
 
     @property
     def tasks(self) -> int:
-        return sum(1 for s in self.stops if s.kind in (StopKind.deliver, StopKind.visit, StopKind.call))
+        return sum(
+            1 for s in self.stops if s.kind in (StopKind.deliver, StopKind.visit, StopKind.call)
+        )
 
 
 class Assignment(BaseModel):
@@ -466,7 +471,9 @@ class Assignment(BaseModel):
     partner: str
     volunteer: str
     start: Clock = Field(description="service starts at the resident (or the call begins)")
-    continuity: bool = Field(default=False, description="served by the resident's previous volunteer")
+    continuity: bool = Field(
+        default=False, description="served by the resident's previous volunteer"
+    )
 
 
 class Unserved(BaseModel):

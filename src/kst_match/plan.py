@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import statistics
 import time
@@ -53,24 +54,28 @@ def build_plan(
     places: Places,
     began: float,
     done: dict[str, list[Stop]] | None = None,
+    partners: dict[str, str] | None = None,
     version: int = 1,
 ) -> Plan:
-    """The plan from a solve; ``done`` holds stops already made today (re-planning), kept as
-    they were in front of each volunteer's new stops."""
+    """The plan from a solve. Re-planning: ``done`` holds each volunteer's stops already made
+    today, kept in front of their new stops (a volunteer with no new route keeps only those);
+    ``partners`` the partner of needs served before."""
     done = done or {}
+    partners = partners or {}
     pts = places.points
     routes: list[Route] = []
-    for volunteer_id, timed in solution.routes.items():
+    for volunteer_id in sorted(solution.routes.keys() | done.keys()):
         volunteer = day.volunteer(volunteer_id)
+        timed = solution.routes.get(volunteer_id, [])
         stops = list(done.get(volunteer_id, [])) + [
             _stop(t, pts[t.place]) for t in (timed[1:] if done.get(volunteer_id) else timed)
         ]
         route = Route(volunteer=volunteer_id, transport=volunteer.transport, stops=stops)
-        if route.tasks == 0 and volunteer_id not in done:
+        if route.tasks == 0 and not any(s.need for s in stops):
             continue
         route.geometry = [
             [tuple(p) for p in places.travel.path((a.lon, a.lat), (b.lon, b.lat), route.transport)]
-            for a, b in zip(stops, stops[1:], strict=False)
+            for a, b in itertools.pairwise(stops)
         ]
         routes.append(route)
     routes.sort(key=lambda r: r.volunteer)
@@ -92,9 +97,7 @@ def build_plan(
         assignments.append(
             Assignment(
                 need=need_id,
-                partner=solution.triage.partner_for(need, volunteer)
-                if solution.triage.partners.get(need_id)
-                else volunteer.partner,
+                partner=partners.get(need_id) or solution.triage.partner_for(need, volunteer),
                 volunteer=vid,
                 start=starts[need_id],
                 continuity=need.previous_volunteer == vid,
@@ -149,7 +152,9 @@ def explain(day: Day, need_id: str, reason: Reason, solution: DaySolution) -> st
     return REASON_TEXT[reason]
 
 
-def kpis(day: Day, plan: Plan, stats: dict[str, float | str], elapsed_s: float) -> dict[str, object]:
+def kpis(
+    day: Day, plan: Plan, stats: dict[str, float | str], elapsed_s: float
+) -> dict[str, object]:
     """Headline figures of a plan: service, reasons, travel, workload, continuity, solver."""
     needs = {n.id: n for n in day.needs}
     served = [needs[a.need] for a in plan.assignments]

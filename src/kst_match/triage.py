@@ -71,7 +71,9 @@ def triage(day: Day, used: Counter[tuple[str, ServiceKind]] | None = None) -> Tr
         return any(qualified(need, v) for v in members[partner])
 
     candidates = {
-        n.id: [p for p in offering[n.id] if staffed(n, p)] for n in day.needs if n.id not in rejected
+        n.id: [p for p in offering[n.id] if staffed(n, p)]
+        for n in day.needs
+        if n.id not in rejected
     }
     for need in day.needs:
         if need.id in candidates and not candidates[need.id]:
@@ -82,9 +84,7 @@ def triage(day: Day, used: Counter[tuple[str, ServiceKind]] | None = None) -> Tr
     for p in day.partners:
         for kind, cap in p.capacity.items():
             remaining[(p.id, kind)] = max(0, cap - used[(p.id, kind)])
-    demand = Counter(
-        (p, day.need(n).kind) for n, partners in candidates.items() for p in partners
-    )
+    demand = Counter((p, day.need(n).kind) for n, partners in candidates.items() for p in partners)
     binding = {key for key, left in remaining.items() if demand[key] > left}
 
     allowed: dict[str, list[str]] = {
@@ -110,7 +110,7 @@ def triage(day: Day, used: Counter[tuple[str, ServiceKind]] | None = None) -> Tr
                     if only_if_none:
                         break
     for n, partners in allowed.items():
-        if not partners:
+        if not partners and n not in rejected:
             rejected[n] = Reason.partner_capacity
 
     volunteers: dict[str, tuple[str, ...]] = {}

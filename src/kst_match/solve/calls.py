@@ -9,6 +9,7 @@ task limits hold. The objective uses the routing weights (``kst_match.solve.weig
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections import defaultdict
 from collections.abc import Sequence
@@ -35,7 +36,7 @@ class CallsResult:
 def _gaps(route: list[Timed], vehicle: Vehicle) -> list[tuple[int, float, float]]:
     """Free intervals of a volunteer's day as (insert after stop i, earliest, latest end), s."""
     gaps = []
-    for i, (stop, nxt) in enumerate(zip(route, route[1:], strict=False)):
+    for i, (stop, nxt) in enumerate(itertools.pairwise(route)):
         if stop.kind is StopKind.start:
             ready = float(vehicle.start_s)
         elif stop.kind is StopKind.call:

@@ -42,7 +42,7 @@ def solve_day(
     keep: dict[str, str] | None = None,
     used: Counter[tuple[str, ServiceKind]] | None = None,
     exclude: dict[str, Reason] | None = None,
-    hint: dict[str, list[str]] | None = None,
+    hint: dict[str, list[tuple[StopKind, str]]] | None = None,
     progress: Progress | None = None,
 ) -> DaySolution:
     """Plan ``day.needs`` over ``vehicles``.
@@ -86,9 +86,13 @@ def solve_day(
             able = onboard
         elif not need.kind.is_call and len(able) > MAX_VEHICLES_PER_NEED:
             here = places[(need.lon, need.lat)]
-            able.sort(key=lambda i: places.seconds(vehicles[i].transport, places[vehicles[i].start], here))
+            able.sort(
+                key=lambda i: places.seconds(vehicles[i].transport, places[vehicles[i].start], here)
+            )
             able = sorted(set(able[:MAX_VEHICLES_PER_NEED]) | (set(prefer) & set(able)))
-        job = Job(need=need, vehicles=tuple(able), prefer={i: c for i, c in prefer.items() if i in able})
+        job = Job(
+            need=need, vehicles=tuple(able), prefer={i: c for i, c in prefer.items() if i in able}
+        )
         (calls if need.kind.is_call else routed).append(job)
 
     by_resident: dict[str, list[str]] = defaultdict(list)

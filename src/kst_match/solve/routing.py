@@ -11,6 +11,7 @@ drop penalty by priority, so an impossible day still yields the best partial pla
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -68,11 +69,11 @@ def solve_routes(
     places: Places,
     time_limit_s: float = 5.0,
     together: Sequence[Sequence[str]] = (),
-    hint: dict[str, list[str]] | None = None,
+    hint: dict[str, list[tuple[StopKind, str]]] | None = None,
 ) -> RoutingResult:
     """Route ``jobs`` over ``vehicles``; ``together`` lists groups of needs (one resident's)
-    preferred on one volunteer; ``hint`` gives starting routes (vehicle id -> need ids in order,
-    a need id meaning its collect then deliver... as in a previous plan)."""
+    preferred on one volunteer; ``hint`` gives starting routes (vehicle id -> (stop kind, need
+    id) in order, e.g. this morning's plan)."""
     began = time.perf_counter()
     n_vehicles = len(vehicles)
     # Node layout: for each vehicle a start and an end node, then the jobs' nodes.
@@ -169,7 +170,6 @@ def solve_routes(
         time_dim.CumulVar(end).SetRange(v.start_s, v.end_s)
         onboard_load = sum(day.need(n).load for n in v.onboard)
         load_dim.CumulVar(start).SetValue(onboard_load)
-        load_dim.CumulVar(end).SetValue(0)
         routing.AddVariableMinimizedByFinalizer(time_dim.CumulVar(end))
         routing.AddVariableMaximizedByFinalizer(time_dim.CumulVar(start))
 
@@ -266,7 +266,7 @@ def _schedule(stops: list[Timed], vehicle: Vehicle, day: Day, places: Places) ->
     first = stops[0]
     first.arrival = first.start = first.departure = t
     first.load = load
-    for prev, stop in zip(stops, stops[1:], strict=False):
+    for prev, stop in itertools.pairwise(stops):
         stop.travel_s = places.seconds(mode, prev.place, stop.place)
         stop.distance_m = places.metres(mode, prev.place, stop.place)
         stop.arrival = prev.departure + stop.travel_s
@@ -295,26 +295,26 @@ def _schedule(stops: list[Timed], vehicle: Vehicle, day: Day, places: Places) ->
 
 
 def _hint_routes(
-    hint: dict[str, list[str]],
+    hint: dict[str, list[tuple[StopKind, str]]],
     vehicles: Sequence[Vehicle],
     jobs: Sequence[Job],
     job_nodes: list[tuple[int | None, int]],
     manager: pywrapcp.RoutingIndexManager,
 ) -> list[list[int]]:
-    """Routes as routing indices from need ids: a delivery's collect goes just before its
-    delivery unless the collect was already listed."""
+    """Starting routes as routing indices, from (stop kind, need id) lists; stops the model
+    no longer has (or no longer allows on that vehicle) are left out."""
     nodes_of = {job.need.id: nodes for job, nodes in zip(jobs, job_nodes, strict=True)}
     allowed = {job.need.id: set(job.vehicles) for job in jobs}
     routes = []
     for i, v in enumerate(vehicles):
         route: list[int] = []
-        for need_id in hint.get(v.id, []):
+        for kind, need_id in hint.get(v.id, []):
             if need_id not in nodes_of or i not in allowed[need_id]:
                 continue
             pickup, drop = nodes_of[need_id]
-            if pickup is not None:
-                route.append(manager.NodeToIndex(pickup))
-            route.append(manager.NodeToIndex(drop))
+            node = pickup if kind is StopKind.collect else drop
+            if node is not None:
+                route.append(manager.NodeToIndex(node))
         routes.append(route)
     return routes
 
