@@ -157,7 +157,9 @@ def _retimed(stops: list[Stop], day: Day, transport: Transport, places: Places) 
     load = 0
     for stop in stops:
         update: dict[str, object] = {}
-        if out:
+        if out and stop.kind is StopKind.call:  # made from wherever the volunteer then was
+            update.update(lon=out[-1].lon, lat=out[-1].lat, travel_s=0.0, distance_m=0.0)
+        elif out:
             a, b = places[(out[-1].lon, out[-1].lat)], places[(stop.lon, stop.lat)]
             update["travel_s"] = round(places.seconds(transport, a, b), 1)
             update["distance_m"] = round(places.metres(transport, a, b), 1)

@@ -16,6 +16,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
 from ortools.constraint_solver import pywrapcp, routing_enums_pb2
 
 from kst_match.model import Day, Need, StopKind, Transport
@@ -121,7 +122,8 @@ def solve_routes(
     time_cb: dict[Transport, int] = {}
     for mode in sorted({v.transport for v in vehicles}):
         secs = places.matrix(mode).seconds[node_place][:, node_place]
-        travel = secs.round().astype(int)
+        # Rounded up: whole seconds for the solver that never undercount the real travel.
+        travel = np.ceil(secs).astype(int)
         travel_cb[mode] = routing.RegisterTransitMatrix(travel.tolist())
         timed = travel + [[s] for s in service]
         time_cb[mode] = routing.RegisterTransitMatrix(timed.tolist())
