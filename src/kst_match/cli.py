@@ -15,6 +15,27 @@ app.add_typer(data_app, name="data")
 app.add_typer(network_app, name="network")
 
 
+@data_app.command("generate")
+def data_generate(
+    needs: Annotated[int, typer.Option(min=0, help="Number of needs.")] = 400,
+    volunteers: Annotated[int, typer.Option(min=0, help="Number of volunteers.")] = 150,
+    seed: Annotated[int, typer.Option(min=0, help="Random seed: same seed, same files.")] = 0,
+    date: Annotated[
+        datetime | None,
+        typer.Option(formats=["%Y-%m-%d"], help="The day's date (default 2026-11-25)."),
+    ] = None,
+    out: Annotated[Path, typer.Option(help="Folder to write the day's CSV files into.")] = Path(
+        "out/day"
+    ),
+) -> None:
+    """Generate a realistic Kingston day (needs, volunteers, partners, sites) as CSV files."""
+    from kst_match.dataset.generate import DEFAULT_DATE, generate_day, write_day
+
+    day = generate_day(needs, volunteers, seed, date.date() if date else DEFAULT_DATE)
+    for path in write_day(day, out):
+        typer.echo(f"wrote {path}")
+
+
 @data_app.command("check")
 def data_check(
     directory: Annotated[

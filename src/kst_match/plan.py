@@ -176,6 +176,7 @@ def kpis(
     tasks = [r.tasks for r in plan.routes]
     travel = {r.volunteer: round(r.travel_s / 60, 1) for r in plan.routes}
     with_previous = [n for n in day.needs if n.previous_volunteer]
+    available = {v.id for v in day.volunteers}
     return {
         "needs": len(day.needs),
         "served": len(plan.assignments),
@@ -194,7 +195,10 @@ def kpis(
             "stdev": round(statistics.pstdev(tasks), 2) if tasks else 0,
         },
         "continuity": {
-            "possible": len(with_previous),
+            "residents_with_previous_volunteer": len(with_previous),
+            "previous_volunteer_available": sum(
+                1 for n in with_previous if n.previous_volunteer in available
+            ),
             "kept": sum(1 for a in plan.assignments if a.continuity),
         },
         "travel_model": plan.travel_model,

@@ -1,0 +1,456 @@
+"""The plan as an HTML map (folium/Leaflet) that renders with no network.
+
+Layers, each listed in the layer control: the 2022 wards, the collection sites, the routes (one
+polyline per volunteer, coloured by volunteer, in the "Routes" layer), their stops (circle
+markers with popups) and the needs left unserved (with the reason). Leaflet is inlined from the
+vendored copy in ``vendor/`` instead of folium's CDN links, so the vectors render offline; the
+OpenStreetMap tile layer only shows where there is a network.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import logging
+import re
+from collections.abc import Callable, Iterable, Mapping
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import folium
+import jinja2
+import shapely
+import shapely.geometry
+from branca.element import MacroElement
+
+from kst_match.model import (
+    REASON_TEXT,
+    Day,
+    Plan,
+    Route,
+    SiteKind,
+    Stop,
+    StopKind,
+    format_clock,
+)
+from kst_match.outputs._common import (
+    kind_label,
+    route_colours,
+    route_line,
+    stop_need,
+    stop_site,
+)
+
+log = logging.getLogger(__name__)
+
+ROUTES_LAYER = "Routes"
+STOPS_LAYER = "Stops"
+SITES_LAYER = "Sites"
+WARDS_LAYER = "Wards (2022)"
+UNSERVED_LAYER = "Unserved needs"
+
+# Class names on the SVG paths, so that a page (or a test) can find each kind of vector.
+ROUTE_CLASS = "kst-route"
+STOP_CLASS = "kst-stop"
+UNSERVED_CLASS = "kst-unserved"
+WARD_CLASS = "kst-ward"
+
+SITE_LETTER: dict[SiteKind, str] = {
+    SiteKind.food_bank: "F",
+    SiteKind.pharmacy: "P",
+    SiteKind.supermarket: "S",
+    SiteKind.community_centre: "C",
+}
+
+# Ward outlines are simplified to about 10 m (in degrees) to keep the page small.
+WARD_SIMPLIFY_DEG = 0.0001
+KINGSTON_CENTRE = (51.4085, -0.3064)  # lat, lon: Kingston town centre
+LEGEND_MAX_ROWS = 20
+
+
+# ---------------------------------------------------------------------------------------------
+# Offline Leaflet
+# ---------------------------------------------------------------------------------------------
+@cache
+def leaflet_assets() -> tuple[str, str]:
+    """The vendored Leaflet (JavaScript, CSS), with the CSS's images inlined as data URIs."""
+    vendor = resources.files("kst_match.outputs") / "vendor"
+    js = (vendor / "leaflet.js").read_text(encoding="utf-8")
+    # The source map is not shipped: drop the reference so the browser does not look for it.
+    js = re.sub(r"\n//# sourceMappingURL=\S+\s*$", "\n", js)
+    css = (vendor / "leaflet.css").read_text(encoding="utf-8")
+
+    def data_uri(match: re.Match[str]) -> str:
+        data = (vendor / "images" / match.group(1)).read_bytes()
+        return f"url(data:image/png;base64,{base64.b64encode(data).decode('ascii')})"
+
+    css = re.sub(r"url\(images/([\w.-]+\.png)\)", data_uri, css)
+    return js, css
+
+
+def _inline_leaflet(fmap: folium.Map) -> None:
+    """Replace folium's CDN links (Leaflet, jQuery, Bootstrap, icon fonts) with inline Leaflet."""
+    fmap.default_js = []
+    fmap.default_css = []
+    js, css = leaflet_assets()
+    header = fmap.get_root().header
+    header.add_child(folium.Element(f"<style>{css}</style>"), name="leaflet_css_inline")
+    # "</script" cannot occur in Leaflet's code, so the script can be inlined as it is.
+    header.add_child(folium.Element(f"<script>{js}</script>"), name="leaflet_js_inline")
+
+
+class _Popup(MacroElement):
+    """A popup bound to its parent layer, its HTML passed as a JSON string.
+
+    folium's own ``Popup`` builds its content with jQuery and pastes it into a JavaScript template
+    literal; this one needs neither, and no text can break out of the script.
+    """
+
+    _template = jinja2.Template(
+        "{% macro script(this, kwargs) %}"
+        "{{ this._parent.get_name() }}.bindPopup({{ this.content|tojson }},"
+        " {maxWidth: {{ this.max_width|tojson }}});"
+        "{% endmacro %}"
+    )
+
+    def __init__(self, content: str, max_width: int = 320) -> None:
+        super().__init__()
+        self._name = "KstPopup"
+        self.content = content
+        self.max_width = max_width
+
+
+class _Tooltip(MacroElement):
+    """A plain-text tooltip bound to its parent layer (escaped here, passed as a JSON string)."""
+
+    _template = jinja2.Template(
+        "{% macro script(this, kwargs) %}"
+        "{{ this._parent.get_name() }}.bindTooltip({{ this.content|tojson }}, {sticky: true});"
+        "{% endmacro %}"
+    )
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self._name = "KstTooltip"
+        self.content = html.escape(text)
+
+
+def _bind(layer: folium.map.Layer | MacroElement, tooltip: str, popup: str) -> None:
+    layer.add_child(_Tooltip(tooltip))
+    layer.add_child(_Popup(popup))
+
+
+# ---------------------------------------------------------------------------------------------
+# Wards
+# ---------------------------------------------------------------------------------------------
+def _default_areas() -> object | None:
+    """The bundled areas, or None (with a warning) when they cannot be loaded."""
+    try:
+        from kst_match.geo.areas import Areas
+    except ImportError as exc:
+        log.warning("no wards on the map: %s", exc)
+        return None
+    try:
+        return Areas.default()
+    except (OSError, ValueError) as exc:
+        log.warning("no wards on the map: %s", exc)
+        return None
+
+
+def _ward_names(areas: object) -> Callable[[str], str | None]:
+    """A lookup from ward code to name, from whichever form the areas object offers."""
+    for attr in ("ward_names", "names", "wards"):
+        value = getattr(areas, attr, None)
+        if callable(value) and not isinstance(value, Mapping):
+            value = value()
+        if isinstance(value, Mapping) and all(isinstance(v, str) for v in value.values()):
+            return lambda code, names=value: names.get(code)
+    for attr in ("ward_name", "name"):
+        method = getattr(areas, attr, None)
+        if callable(method):
+
+            def lookup(code: str, method: Callable[[str], Any] = method) -> str | None:
+                try:
+                    return method(code)
+                except (KeyError, ValueError):
+                    return None
+
+            return lookup
+    return lambda code: None
+
+
+def ward_collection(areas: object) -> dict[str, Any]:
+    """The 2022 wards as a GeoJSON FeatureCollection with ``code`` and ``name`` properties (and
+    ``neighbourhood`` where known).
+
+    ``areas.ward_geometries`` may be a mapping of ward code to a shapely geometry, or anything
+    with a ``__geo_interface__`` FeatureCollection (a GeoDataFrame or GeoSeries indexed by code,
+    as ``kst_match.geo.areas.Areas`` has), or a method returning either. Names come from the
+    features' ``name``/``ward_name`` or from ``areas.ward_names``, ``names`` or ``wards``.
+    """
+    wards = areas.ward_geometries  # type: ignore[attr-defined]
+    if callable(wards) and not hasattr(wards, "__geo_interface__"):
+        wards = wards()
+    names = _ward_names(areas)
+    items: Iterable[tuple[str, Any, Mapping[str, Any]]]
+    if isinstance(wards, Mapping):
+        items = ((str(code), geom, {}) for code, geom in wards.items())
+    elif hasattr(wards, "__geo_interface__"):
+        collection = wards.__geo_interface__
+        items = (
+            (
+                str(f.get("id") or (f.get("properties") or {}).get("code")),
+                f["geometry"],
+                f.get("properties") or {},
+            )
+            for f in collection["features"]
+        )
+    else:
+        raise TypeError(f"cannot read ward geometries from {type(wards).__name__}")
+    features = []
+    for code, geom, props in items:
+        shape = shapely.geometry.shape(geom) if isinstance(geom, Mapping) else geom
+        shape = shapely.set_precision(shape.simplify(WARD_SIMPLIFY_DEG), 1e-6)
+        code = str(props.get("code") or code)
+        name = props.get("name") or props.get("ward_name") or names(code) or code
+        properties = {"code": code, "name": str(name)}
+        if props.get("neighbourhood"):
+            properties["neighbourhood"] = str(props["neighbourhood"])
+        features.append(
+            {
+                "type": "Feature",
+                "geometry": shapely.geometry.mapping(shape),
+                "properties": properties,
+            }
+        )
+    return {"type": "FeatureCollection", "features": features}
+
+
+# ---------------------------------------------------------------------------------------------
+# Popups
+# ---------------------------------------------------------------------------------------------
+def _table(rows: Iterable[tuple[str, object]]) -> str:
+    cells = "".join(
+        f"<tr><th style='text-align:left;padding-right:6px'>{html.escape(k)}</th>"
+        f"<td>{html.escape(str(v))}</td></tr>"
+        for k, v in rows
+        if v not in (None, "")
+    )
+    return f"<table style='font-size:12px'>{cells}</table>"
+
+
+def _route_popup(route: Route) -> str:
+    return _table(
+        [
+            ("Volunteer", route.volunteer),
+            ("Transport", route.transport),
+            ("Tasks", route.tasks),
+            ("Travel", f"{route.travel_s / 60:.0f} min"),
+            ("Distance", f"{route.distance_m / 1000:.1f} km"),
+            ("Out", format_clock(route.stops[0].departure) if route.stops else None),
+            ("Back", format_clock(route.stops[-1].arrival) if route.stops else None),
+        ]
+    )
+
+
+def _stop_popup(day: Day, route: Route, order: int, stop: Stop) -> str:
+    need = stop_need(day, stop)
+    site = stop_site(day, stop) if stop.kind == StopKind.collect else None
+    rows: list[tuple[str, object]] = [
+        ("Volunteer", route.volunteer),
+        ("Stop", f"{order}: {stop.kind}"),
+        ("Arrive", format_clock(stop.arrival)),
+        ("Start", format_clock(stop.start) if stop.start != stop.arrival else None),
+        ("Leave", format_clock(stop.departure)),
+    ]
+    if need is not None:
+        rows += [
+            ("Need", f"{need.id} ({kind_label(need.kind)}, {need.priority})"),
+            ("Resident", need.resident),
+            ("Postcode", need.postcode),
+            ("Window", f"{format_clock(need.window_start)}–{format_clock(need.window_end)}"),
+        ]
+    if site is not None:
+        rows.append(("Site", f"{site.name} ({site.postcode or site.id})"))
+    return _table(rows)
+
+
+# ---------------------------------------------------------------------------------------------
+# The map
+# ---------------------------------------------------------------------------------------------
+def _legend(plan: Plan, colours: Mapping[str, str]) -> str:
+    rows = []
+    for route in plan.routes[:LEGEND_MAX_ROWS]:
+        colour = colours[route.volunteer]
+        rows.append(
+            f"<div><span style='display:inline-block;width:18px;height:4px;background:{colour};"
+            f"vertical-align:middle;margin-right:6px'></span>{html.escape(route.volunteer)}"
+            f" · {route.tasks} task{'s' if route.tasks != 1 else ''}</div>"
+        )
+    if len(plan.routes) > LEGEND_MAX_ROWS:
+        rows.append(f"<div>… and {len(plan.routes) - LEGEND_MAX_ROWS} more</div>")
+    served = sum(r.tasks for r in plan.routes)
+    return (
+        "<div id='kst-legend' style='position:fixed;bottom:56px;left:10px;z-index:1000;"
+        "background:rgba(255,255,255,.92);padding:8px 10px;border-radius:4px;font:12px sans-serif;"
+        "box-shadow:0 1px 4px rgba(0,0,0,.3);max-height:45%;overflow:auto'>"
+        f"<b>Plan {html.escape(plan.date.isoformat())}</b> (v{plan.version})<br>"
+        f"{served} served · {len(plan.unserved)} unserved · "
+        f"{html.escape(plan.travel_model)}<hr style='margin:4px 0'>{''.join(rows)}</div>"
+    )
+
+
+def _ward_style(_: object) -> dict[str, object]:
+    return {
+        "color": "#555555",
+        "weight": 1.5,
+        "fillColor": "#888888",
+        "fillOpacity": 0.04,
+        "className": WARD_CLASS,
+    }
+
+
+def _bounds(day: Day, plan: Plan) -> list[list[float]] | None:
+    points = [(s.lat, s.lon) for r in plan.routes for s in r.stops]
+    points += [(site.lat, site.lon) for site in day.sites]
+    needs = {need.id: need for need in day.needs}
+    points += [(needs[u.need].lat, needs[u.need].lon) for u in plan.unserved if u.need in needs]
+    if not points:
+        return None
+    lats, lons = zip(*points, strict=True)
+    return [[min(lats), min(lons)], [max(lats), max(lons)]]
+
+
+def build_map(
+    day: Day, plan: Plan, *, areas: object | None = None, tiles: bool = True
+) -> folium.Map:
+    """The folium map of a plan. ``areas`` gives the wards (default: the bundled areas);
+    ``tiles`` adds the OpenStreetMap background (shown only where there is a network)."""
+    # Quarter zoom steps let the plan fill the window when the map is fitted to it.
+    fmap = folium.Map(
+        location=KINGSTON_CENTRE, zoom_start=13, tiles=None, control_scale=True, zoom_snap=0.25
+    )
+    _inline_leaflet(fmap)
+    if tiles:
+        folium.TileLayer("OpenStreetMap", name="OpenStreetMap").add_to(fmap)
+
+    if areas is None:
+        areas = _default_areas()
+    if areas is not None:
+        wards = folium.FeatureGroup(name=WARDS_LAYER).add_to(fmap)
+        for feature in ward_collection(areas)["features"]:
+            ward = folium.GeoJson(feature, style_function=_ward_style, control=False)
+            props = feature["properties"]
+            where = f" ({props['neighbourhood']})" if props.get("neighbourhood") else ""
+            ward.add_child(_Tooltip(f"{props['name']} ward{where}"))
+            ward.add_to(wards)
+
+    sites = folium.FeatureGroup(name=SITES_LAYER).add_to(fmap)
+    for site in day.sites:
+        letter = SITE_LETTER.get(site.kind, "?")
+        icon = folium.DivIcon(
+            html=(
+                "<div style='width:16px;height:16px;background:#222;color:#fff;border:1px solid"
+                " #fff;font:bold 11px/16px sans-serif;text-align:center'>"
+                f"{letter}</div>"
+            ),
+            icon_size=(18, 18),
+            icon_anchor=(9, 9),
+            class_name="kst-site",
+        )
+        opening = f"{format_clock(site.opens)}–{format_clock(site.closes)}"
+        popup = _table(
+            [
+                ("Site", site.name),
+                ("Kind", kind_label(site.kind)),
+                ("Postcode", site.postcode),
+                ("Open", opening),
+            ]
+        )
+        marker = folium.Marker([site.lat, site.lon], icon=icon).add_to(sites)
+        _bind(marker, site.name, popup)
+
+    colours = route_colours(plan)
+    routes = folium.FeatureGroup(name=ROUTES_LAYER).add_to(fmap)
+    stops = folium.FeatureGroup(name=STOPS_LAYER).add_to(fmap)
+    for route in plan.routes:
+        colour = colours[route.volunteer]
+        lines = [[(lat, lon) for lon, lat in line] for line in route_line(route)]
+        line = folium.PolyLine(
+            lines if len(lines) > 1 else lines[0],
+            color=colour,
+            weight=4,
+            opacity=0.9,
+            className=ROUTE_CLASS,
+        ).add_to(routes)
+        _bind(line, f"{route.volunteer} ({route.transport})", _route_popup(route))
+        for order, stop in enumerate(route.stops):
+            home = stop.kind in (StopKind.start, StopKind.end)
+            marker = folium.CircleMarker(
+                [stop.lat, stop.lon],
+                radius=4 if home else 6,
+                color=colour,
+                weight=2,
+                fill=True,
+                fill_color="#ffffff" if home else colour,
+                fill_opacity=0.95,
+                className=STOP_CLASS,
+            ).add_to(stops)
+            _bind(
+                marker,
+                f"{route.volunteer} #{order} {stop.kind}",
+                _stop_popup(day, route, order, stop),
+            )
+
+    unserved = folium.FeatureGroup(name=UNSERVED_LAYER).add_to(fmap)
+    for item in plan.unserved:
+        try:
+            need = day.need(item.need)
+        except KeyError:
+            log.warning("unserved need %s is not in the day", item.need)
+            continue
+        popup = _table(
+            [
+                ("Unserved", f"{need.id} ({kind_label(need.kind)}, {need.priority})"),
+                ("Resident", need.resident),
+                ("Postcode", need.postcode),
+                ("Reason", f"{item.reason}: {REASON_TEXT[item.reason]}"),
+                ("Detail", item.detail),
+            ]
+        )
+        marker = folium.CircleMarker(
+            [need.lat, need.lon],
+            radius=6,
+            color="#000000",
+            weight=2,
+            fill=True,
+            fill_color="#9e9e9e",
+            fill_opacity=0.9,
+            dash_array="3",
+            className=UNSERVED_CLASS,
+        ).add_to(unserved)
+        _bind(marker, f"unserved {need.id}: {item.reason}", popup)
+
+    folium.LayerControl(collapsed=False).add_to(fmap)
+    fmap.get_root().html.add_child(folium.Element(_legend(plan, colours)))
+    bounds = _bounds(day, plan)
+    if bounds is not None:
+        fmap.fit_bounds(bounds, padding=(20, 20))
+    return fmap
+
+
+def write_map(
+    day: Day,
+    plan: Plan,
+    path: str | Path,
+    *,
+    areas: object | None = None,
+    tiles: bool = True,
+) -> Path:
+    """Write the plan's map as a self-contained HTML page; returns the path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    build_map(day, plan, areas=areas, tiles=tiles).save(str(path))
+    return path
