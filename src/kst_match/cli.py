@@ -173,5 +173,42 @@ def replan_day(
     _finish(whole_day, plan, travel, out)
 
 
+@network_app.command("fetch")
+def network_fetch(
+    out: Annotated[Path, typer.Option(help="GraphML file to write.")] = Path(
+        "data/kingston.graphml"
+    ),
+    mode: Annotated[str, typer.Option(help="all, walk, cycle or car.")] = "all",
+    buffer: Annotated[float, typer.Option(help="Metres added around the borough.")] = 500.0,
+) -> None:
+    """Download Kingston's street network (needs the internet) and save it for offline use."""
+    from rich.console import Console
+
+    from kst_match.geo.network import NetworkFetchError, fetch_network
+
+    console = Console(stderr=True)
+    try:
+        with console.status("Downloading the street network from OpenStreetMap..."):
+            graph = fetch_network(out, mode=mode, buffer_m=buffer)
+    except (NetworkFetchError, ValueError) as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from exc
+    console.print(f"Saved {len(graph):,} nodes and {graph.number_of_edges():,} edges to {out}")
+
+
+@network_app.command("info")
+def network_info(
+    path: Annotated[Path, typer.Argument(exists=True, help=".osm, .osm.pbf or .graphml file.")],
+) -> None:
+    """Load a street network file and show what each mode can use."""
+    from rich.console import Console
+
+    from kst_match.geo.network import StreetNetwork
+
+    network = StreetNetwork.load(path)
+    for mode, counts in network.summary().items():
+        Console().print(f"{mode}: {counts['nodes']:,} nodes, {counts['edges']:,} directed edges")
+
+
 if __name__ == "__main__":
     app()

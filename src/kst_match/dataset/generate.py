@@ -15,6 +15,7 @@ import datetime as dt
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -248,9 +249,10 @@ def exact_counts(shares: Sequence[float], total: int) -> np.ndarray:
     return counts
 
 
-def _choice(rng: np.random.Generator, values: Sequence, probs: Sequence[float], size: int):
-    idx = rng.choice(len(values), size=size, p=np.asarray(probs) / np.sum(probs))
-    return [values[i] for i in idx]
+def _priorities(rng: np.random.Generator, size: int) -> list[Priority]:
+    values = list(PRIORITY_SHARES)
+    probs = np.array(list(PRIORITY_SHARES.values()))
+    return [values[i] for i in rng.choice(len(values), size=size, p=probs / probs.sum())]
 
 
 def exact_flags(rng: np.random.Generator, size: int, share: float) -> np.ndarray:
@@ -282,8 +284,9 @@ class _Geo:
     areas: Areas
     used: dict[tuple[float, float], int] = field(default_factory=dict)  # centroid -> people
 
-    @property
+    @cached_property
     def neighbourhood(self) -> np.ndarray:
+        """The neighbourhood of each postcode (by its own 2022 ward)."""
         lookup = {code: nb for nb, codes in self.areas.neighbourhoods.items() for code in codes}
         return self.postcodes["ward_code_2022"].map(lookup).to_numpy()
 
@@ -421,17 +424,19 @@ class _Eligibility:
             member.astype(np.int32) @ offers.reshape(len(partners), -1).astype(np.int32)
         ) > 0
         self.can = self.can.reshape(len(volunteers), len(kinds), len(wards))
-        self._skills = {s: np.array([s in v.skills for v in volunteers]) for s in Skill}
+        self._skills = {s: np.array([s in v.skills for v in volunteers], dtype=bool) for s in Skill}
         self._langs: dict[str, np.ndarray] = {}
         self._volunteers = volunteers
-        self.start = np.array([v.shift_start for v in volunteers])
-        self.end = np.array([v.shift_end for v in volunteers])
-        self.capacity = np.array([v.capacity for v in volunteers])
-        self.xy = np.array([[v.lon, v.lat] for v in volunteers]).reshape(-1, 2)
+        self.start = np.array([v.shift_start for v in volunteers], dtype=np.int64)
+        self.end = np.array([v.shift_end for v in volunteers], dtype=np.int64)
+        self.capacity = np.array([v.capacity for v in volunteers], dtype=np.int64)
+        self.xy = np.array([[v.lon, v.lat] for v in volunteers], dtype=float).reshape(-1, 2)
 
     def speaks(self, language: str) -> np.ndarray:
         if language not in self._langs:
-            self._langs[language] = np.array([v.speaks(language) for v in self._volunteers])
+            self._langs[language] = np.array(
+                [v.speaks(language) for v in self._volunteers], dtype=bool
+            )
         return self._langs[language]
 
     def mask(
@@ -569,7 +574,7 @@ def _needs(
     vol_xy = eligible.xy
     previous: dict[int, str | None] = {}
 
-    priorities = _choice(rng, list(PRIORITY_SHARES), list(PRIORITY_SHARES.values()), count)
+    priorities = _priorities(rng, count)
     out: list[Need] = []
     for n in range(count):
         r = int(resident_of[n])

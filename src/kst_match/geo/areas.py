@@ -126,11 +126,12 @@ class Areas:
             return result
         points = shapely.points(x[inside], y[inside])
         hit_point, hit_ward = self._tree.query(points, predicate="intersects")
-        # Several hits (a shared edge): keep the lowest ward index, which the fill below does.
+        # Several hits (a point on a shared edge): np.minimum.at keeps the lowest ward index.
         found = np.full(inside.size, np.iinfo(np.int64).max, dtype=np.int64)
         np.minimum.at(found, hit_point, hit_ward)
         gaps = np.flatnonzero(found == np.iinfo(np.int64).max)
         if gaps.size:
+            # Nearest in degrees: the gaps are metres wide, so the distortion cannot matter.
             near_point, near_ward = self._tree.query_nearest(points[gaps], all_matches=True)
             nearest = np.full(gaps.size, np.iinfo(np.int64).max, dtype=np.int64)
             np.minimum.at(nearest, near_point, near_ward)

@@ -340,7 +340,7 @@ class StreetNetwork:
                 access_speed_ms=profiles[mode].speed_ms,
                 mode=mode,
             )
-        return cls(
+        network = cls(
             node_ids,
             lonlat,
             geometries,
@@ -349,6 +349,18 @@ class StreetNetwork:
             workers=workers,
             max_snap_m=max_snap_m,
         )
+        if len(node_ids) * 500 >= PARALLEL_MIN_CELLS:
+            network.start_workers()  # a borough-sized graph: have them ready for the first matrix
+        return network
+
+    def start_workers(self) -> None:
+        """Start the worker processes now, in the background, rather than on the first large
+        matrix (where starting them would add a few tenths of a second)."""
+        if self.workers > 1:
+            try:
+                _pool(self.workers - 1).submit(int)
+            except Exception:  # no processes here: matrices are computed in this one
+                _reset_pool()
 
     @property
     def fingerprint(self) -> str:

@@ -1,0 +1,57 @@
+"""The bundled default Kingston day, planned from its files, checked by the validator."""
+
+from __future__ import annotations
+
+import pytest
+
+from kst_match.check import check_plan
+from kst_match.geo.travel import RoadEstimate
+from kst_match.inputs import read_day
+from kst_match.model import Day, Plan, Reason
+from kst_match.paths import DEFAULT_DAY_DIR
+from kst_match.plan import make_plan
+from kst_match.solve.alone import alone
+from kst_match.solve.places import Places
+from kst_match.solve.vehicles import Vehicle
+from kst_match.triage import triage
+
+TRAVEL = RoadEstimate()
+
+
+@pytest.fixture(scope="module")
+def default_plan() -> tuple[Day, Plan]:
+    day, issues = read_day(DEFAULT_DAY_DIR)
+    assert issues == []
+    return day, make_plan(day, TRAVEL, time_limit_s=4.0)
+
+
+def test_default_day_plan_passes_the_validator(default_plan: tuple[Day, Plan]) -> None:
+    day, plan = default_plan
+    assert (len(day.needs), len(day.volunteers)) == (400, 150)
+    assert check_plan(day, plan, TRAVEL) == []
+    assert len(plan.assignments) + len(plan.unserved) == len(day.needs)
+
+
+def test_every_need_someone_could_serve_alone_is_served(default_plan: tuple[Day, Plan]) -> None:
+    """Unserved needs are either impossible for every volunteer (re-checked here, need by need,
+    independently of the plan's own reasons) or few and marked crowded out."""
+    day, plan = default_plan
+    tri = triage(day)
+    places = Places.of_day(day, TRAVEL)
+    servable = {
+        n.id
+        for n in day.needs
+        if n.id not in tri.rejected
+        and any(
+            alone(n, Vehicle.fresh(day.volunteer(v)), places, day.site(n.site) if n.site else None)
+            is None
+            for v in tri.volunteers[n.id]
+        )
+    }
+    unserved = {u.need: u.reason for u in plan.unserved}
+    crowded = {n for n, r in unserved.items() if r is Reason.crowded_out}
+    assert crowded == set(unserved) & servable
+    assert len(crowded) <= 0.01 * len(day.needs)
+    for need_id, reason in unserved.items():
+        if need_id not in servable:
+            assert reason is not Reason.crowded_out
