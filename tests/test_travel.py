@@ -12,6 +12,8 @@ under test.
 from __future__ import annotations
 
 import math
+import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -105,8 +107,9 @@ def reference(raw: nx.MultiDiGraph, mode: str) -> nx.MultiDiGraph:
 def test_network_is_named_after_its_file_and_keeps_each_modes_ways(net: StreetNetwork) -> None:
     assert net.name == "street-network:mini.osm"
     # Corner 1 and bend 10 are simplified away; 12 is only on a private road.
-    assert sorted(net.node_ids[net.modes[Transport.walk].snap_nodes]) == [2, 3, 4, 5, 6, 7, 8, 9, 11]
-    assert sorted(net.node_ids[net.modes[Transport.car].snap_nodes]) == [2, 3, 4, 5, 6, 7, 8, 9]
+    snap = {mode: sorted(net.node_ids[g.snap_nodes]) for mode, g in net.modes.items()}
+    assert snap[Transport.walk] == [2, 3, 4, 5, 6, 7, 8, 9, 11]
+    assert snap[Transport.car] == snap[Transport.cycle] == [2, 3, 4, 5, 6, 7, 8, 9]
 
 
 def test_points_snap_to_the_nearest_node_their_mode_can_use(
@@ -205,7 +208,9 @@ def test_one_way_street_makes_driving_asymmetric_and_walking_stays_symmetric(
     np.testing.assert_array_equal(walk.metres, walk.metres.T)
 
 
-def test_footway_is_walked_but_not_driven_or_cycled(net: StreetNetwork, node: dict[int, Any]) -> None:
+def test_footway_is_walked_but_not_driven_or_cycled(
+    net: StreetNetwork, node: dict[int, Any]
+) -> None:
     points = np.array([node[2], node[5]])
     by_footway = metres(node[2], node[10]) + metres(node[10], node[5])
     assert net.matrix(points, Transport.walk).metres[0, 1] == pytest.approx(by_footway, abs=0.05)
@@ -350,6 +355,13 @@ def test_fetch_offline_says_what_to_do(tmp_path: Path, monkeypatch: pytest.Monke
     assert not (tmp_path / "k.graphml").exists()
 
 
+def test_network_info_lists_what_each_mode_can_use() -> None:
+    result = CliRunner().invoke(app, ["network", "info", str(MINI)])
+    assert result.exit_code == 0, result.output
+    assert "walk: 9 nodes, 24 directed edges" in result.output
+    assert "car: 8 nodes, 16 directed edges" in result.output
+
+
 # ---------------------------------------------------------------------------------------------
 # Road-distance estimate
 # ---------------------------------------------------------------------------------------------
@@ -433,6 +445,22 @@ def test_cache_recomputes_a_damaged_file_and_passes_other_calls_through(tmp_path
     assert cached.name == "road-estimate"
     assert cached.path((0.0, 0.0), (1.0, 1.0), Transport.car) == [(0.0, 0.0), (1.0, 1.0)]
     assert cached.inner is model.inner  # anything else is the wrapped model's
+
+
+def test_cache_removes_the_least_recently_used_files_past_its_size(tmp_path: Path) -> None:
+    cached = CachedTravel(RoadEstimate(), tmp_path)
+    days = [np.array([(-0.30, 51.40 + i / 100), (-0.29, 51.41)]) for i in range(3)]
+    files = [tmp_path / f"{cached.key(day, Transport.walk)}.npz" for day in days]
+    cached.matrix(days[0], Transport.walk)
+    cached.matrix(days[1], Transport.walk)
+    size = files[0].stat().st_size
+    now = time.time()
+    os.utime(files[0], (now - 20, now - 20))
+    os.utime(files[1], (now - 10, now - 10))
+    cached.matrix(days[0], Transport.walk)  # a hit: day 0 is now the most recently used
+    cached.max_bytes = 2 * size + size // 2
+    cached.matrix(days[2], Transport.walk)
+    assert [f.exists() for f in files] == [True, False, True]
 
 
 def test_street_network_fingerprint_changes_with_its_figures(

@@ -66,8 +66,10 @@ def _travel(network: Path | None) -> object:
     if network is None:
         return RoadEstimate()
     from kst_match.geo.network import StreetNetwork
+    from kst_match.geo.travel import CachedTravel
 
-    return StreetNetwork.load(network)
+    # Street-network matrices are worth keeping: a re-plan of the same day reads them back.
+    return CachedTravel(StreetNetwork.load(network))
 
 
 def _read_day(data: Path, date: datetime | None) -> object:

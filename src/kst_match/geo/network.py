@@ -1,9 +1,9 @@
 """Travel on an OpenStreetMap street network, loaded offline: ``StreetNetwork``.
 
-The graph comes from a file the user supplies (``.osm`` / ``.osm.bz2`` / ``.xml`` read by
-``osmnx.graph_from_xml``, ``.osm.pbf`` converted with pyosmium, ``.graphml`` read by
-``osmnx.load_graphml``) or from ``fetch_network`` (``kst-match network fetch``), the only function
-here that needs the internet. Nothing is downloaded when a plan is made.
+The graph comes from a file the user supplies (OSM XML ``.osm`` / ``.osm.bz2`` / ``.osm.gz`` /
+``.xml`` read by ``osmnx.graph_from_xml``, ``.osm.pbf`` converted with pyosmium, ``.graphml``
+read by ``osmnx.load_graphml``) or from ``fetch_network`` (``kst-match network fetch``), the
+only function here that needs the internet. Nothing is downloaded when a plan is made.
 
 Rules, per mode (the way filters of osmnx 2.1's ``network_type`` "drive_service", "walk" and
 "bike"; a way with ``area=yes`` or ``access=private`` is never used):
@@ -39,6 +39,7 @@ shorter, and the metres read back are those of that fastest path, exactly, from 
 from __future__ import annotations
 
 import hashlib
+import itertools
 import math
 import multiprocessing
 import os
@@ -254,7 +255,7 @@ class StreetNetwork:
         workers: int | None = None,
         max_snap_m: float | None = 1000.0,
     ) -> StreetNetwork:
-        """Read a street network file (``.osm``, ``.osm.bz2``, ``.xml``, ``.osm.pbf``,
+        """Read a street network file (``.osm``, ``.osm.bz2``, ``.osm.gz``, ``.xml``, ``.osm.pbf``,
         ``.graphml``) and build the network; named ``street-network:<file name>``."""
         path = Path(path)
         graph = read_graph(path, simplify=simplify)
@@ -486,7 +487,7 @@ class StreetNetwork:
         first = self.lonlat[route[0]]
         coords: list[LonLat] = [(float(first[0]), float(first[1]))]
         indptr, indices = g.csr.indptr, g.csr.indices
-        for p, q in zip(route[:-1], route[1:], strict=True):
+        for p, q in itertools.pairwise(route):
             lo, hi = indptr[p], indptr[p + 1]
             ref = int(g.edge_ref[lo + np.searchsorted(indices[lo:hi], q)])
             line = self._geometries[ref] if ref >= 0 else self._geometries[~ref][::-1]
@@ -564,7 +565,7 @@ def _pool(size: int) -> ProcessPoolExecutor:
     """
     global _POOL, _POOL_SIZE
     with _POOL_LOCK:
-        if _POOL is None or _POOL_SIZE != size:
+        if _POOL is None or size != _POOL_SIZE:
             if _POOL is not None:
                 _POOL.shutdown(wait=False, cancel_futures=True)
             if "forkserver" in multiprocessing.get_all_start_methods():
@@ -738,10 +739,10 @@ def simplify_network(graph: nx.MultiDiGraph) -> nx.MultiDiGraph:
 def read_graph(path: Path | str, *, simplify: bool = True) -> nx.MultiDiGraph:
     """Read a street network file into an osmnx graph, offline.
 
-    ``.osm`` / ``.osm.bz2`` / ``.xml``: ``osmnx.graph_from_xml``; ``.osm.pbf``: converted to OSM
-    XML with pyosmium first (highway ways and their nodes only); ``.graphml``:
-    ``osmnx.load_graphml``. The graph is simplified (``simplify_network``) unless it already
-    is or ``simplify`` is false.
+    OSM XML (``.osm``, ``.osm.bz2``, ``.osm.gz``, ``.xml``): ``osmnx.graph_from_xml``;
+    ``.osm.pbf``: converted to OSM XML with pyosmium first (highway ways and their nodes only);
+    ``.graphml``: ``osmnx.load_graphml``. The graph is simplified (``simplify_network``)
+    unless it already is or ``simplify`` is false.
     """
     path = Path(path)
     if not path.is_file():
@@ -753,7 +754,7 @@ def read_graph(path: Path | str, *, simplify: bool = True) -> nx.MultiDiGraph:
         graph = ox.load_graphml(path)
     elif name.endswith(".pbf"):
         graph = _graph_from_pbf(path)
-    elif name.endswith((".osm", ".xml", ".osm.bz2")):
+    elif name.endswith((".osm", ".xml", ".osm.bz2", ".osm.gz")):
         with _osmnx_settings() as ox:
             graph = ox.graph_from_xml(path, simplify=False, retain_all=True)
     else:

@@ -62,7 +62,10 @@ def haversine_m(points: np.ndarray, others: np.ndarray | None = None) -> np.ndar
     b = a if others is None else np.radians(np.asarray(others, dtype=float).reshape(-1, 2))
     dlon = b[None, :, 0] - a[:, None, 0]
     dlat = b[None, :, 1] - a[:, None, 1]
-    h = np.sin(dlat / 2) ** 2 + np.cos(a[:, None, 1]) * np.cos(b[None, :, 1]) * np.sin(dlon / 2) ** 2
+    h = (
+        np.sin(dlat / 2) ** 2
+        + np.cos(a[:, None, 1]) * np.cos(b[None, :, 1]) * np.sin(dlon / 2) ** 2
+    )
     return 2 * EARTH_RADIUS_M * np.arcsin(np.sqrt(np.clip(h, 0.0, 1.0)))
 
 
@@ -163,15 +166,22 @@ class CachedTravel:
     """A travel model whose matrices are kept on disk, so the same day is not recomputed.
 
     Each matrix is one ``.npz`` file in ``cache_dir`` (default ``CACHE_DIR / "travel"``), named
-    by the SHA-256 of the model's fingerprint, the mode and the points' bytes. A file that cannot
-    be read or written is recomputed or skipped with a warning: the cache never fails a plan.
+    by the SHA-256 of the model's fingerprint, the mode and the points' bytes. When the folder
+    grows past ``max_bytes``, the files least recently used are removed. A file that cannot be
+    read or written is recomputed or skipped with a warning: the cache never fails a plan.
     Geometries (``path``) and anything else are passed to the wrapped model.
     """
 
-    def __init__(self, model: TravelModel, cache_dir: Path | str | None = None) -> None:
+    def __init__(
+        self,
+        model: TravelModel,
+        cache_dir: Path | str | None = None,
+        max_bytes: int | None = 512 * 2**20,
+    ) -> None:
         self.model = model
         self.name = model.name
         self.cache_dir = Path(cache_dir) if cache_dir is not None else CACHE_DIR / "travel"
+        self.max_bytes = max_bytes
         self.hits = 0
         self.misses = 0
 
@@ -197,6 +207,7 @@ class CachedTravel:
                 found = Matrix(seconds=stored["seconds"], metres=stored["metres"])
             if found.seconds.shape == (len(pts), len(pts)):
                 self.hits += 1
+                os.utime(file)  # recently used: pruned last
                 return found
         except FileNotFoundError:
             pass
@@ -219,8 +230,26 @@ class CachedTravel:
             except BaseException:
                 Path(tmp).unlink(missing_ok=True)
                 raise
+            self._prune()
         except OSError as exc:
             log.warning("travel cache not written to %s (%s)", file, exc)
+
+    def _prune(self) -> None:
+        """Remove the least recently used files until the folder holds at most ``max_bytes``."""
+        if self.max_bytes is None:
+            return
+        files = []
+        for f in self.cache_dir.glob("*.npz"):
+            try:
+                files.append((f.stat(), f))
+            except FileNotFoundError:  # removed meanwhile by another process
+                continue
+        total = sum(st.st_size for st, _ in files)
+        for st, f in sorted(files, key=lambda item: item[0].st_mtime):
+            if total <= self.max_bytes:
+                break
+            f.unlink(missing_ok=True)
+            total -= st.st_size
 
     def path(self, a: LonLat, b: LonLat, mode: Transport) -> list[LonLat]:
         """The wrapped model's leg geometry (not cached: it is cheap next to a matrix)."""

@@ -175,14 +175,11 @@ def solve_routes(
         routing.AddVariableMinimizedByFinalizer(time_dim.CumulVar(end))
         routing.AddVariableMaximizedByFinalizer(time_dim.CumulVar(start))
 
-    solver = routing.solver()
-    need_index: dict[str, int] = {}
     for job, (pickup, drop) in zip(jobs, job_nodes, strict=True):
         need = job.need
         penalty = weights.serve_value(need.priority)
         allowed = list(job.vehicles)
         d = manager.NodeToIndex(drop)
-        need_index[need.id] = d
         time_dim.CumulVar(d).SetRange(need.window_start * 60, need.window_end * 60)
         routing.VehicleVar(d).SetValues([-1, *allowed])
         if pickup is None:
@@ -194,17 +191,12 @@ def solve_routes(
             site = day.site(need.site)  # type: ignore[arg-type]
             time_dim.CumulVar(p).SetRange(site.opens * 60, min(site.closes, need.window_end) * 60)
             routing.VehicleVar(p).SetValues([-1, *allowed])
+            # Same volunteer, collect first: the pair constraint enforces both, and time order
+            # follows along the route. (Extra solver constraints would only slow the search.)
             routing.AddPickupAndDelivery(p, d)
-            solver.Add(routing.VehicleVar(p) == routing.VehicleVar(d))
-            solver.Add(time_dim.CumulVar(p) <= time_dim.CumulVar(d))
             routing.AddDisjunction([p], penalty)
             routing.AddDisjunction([d], penalty)
-        for vehicle, cost in job.prefer.items():
-            routing.AddSoftSameVehicleConstraint([routing.Start(vehicle), d], cost)
-    for group in together:
-        indices = [need_index[n] for n in group if n in need_index]
-        if len(indices) > 1:
-            routing.AddSoftSameVehicleConstraint(indices, weights.TOGETHER)
+    _add_preferences(routing, jobs, job_nodes, vehicles, len(node_place), together)
 
     params = pywrapcp.DefaultRoutingSearchParameters()
     params.first_solution_strategy = (
@@ -257,6 +249,49 @@ def solve_routes(
         solve_time_s=elapsed,
         status=status,
     )
+
+
+def _add_preferences(
+    routing: pywrapcp.RoutingModel,
+    jobs: Sequence[Job],
+    job_nodes: list[tuple[int | None, int]],
+    vehicles: Sequence[Vehicle],
+    n_nodes: int,
+    together: Sequence[Sequence[str]],
+) -> None:
+    """Soft preferences of needs for volunteers, as a dimension whose span is costed.
+
+    Serving need node ``d`` on vehicle ``v`` costs ``max_pref(d) - pref(d, v)``: nothing on its
+    most preferred volunteer, the full preference elsewhere. As a vehicle-dependent unary
+    transit this is cheap for the local search to evaluate (soft same-vehicle constraints are
+    not: they stall it). Vehicles nobody prefers share one vector. A resident's several needs
+    (``together``) prefer the volunteer that the resident's first need prefers, if any.
+    """
+    prefer = {drop: dict(job.prefer) for job, (_, drop) in zip(jobs, job_nodes, strict=True)}
+    by_need = {job.need.id: drop for job, (_, drop) in zip(jobs, job_nodes, strict=True)}
+    for group in together:
+        nodes = [by_need[n] for n in group if n in by_need]
+        anchor = next((prefer[d] for d in nodes if prefer[d]), None)
+        if anchor:
+            best = max(anchor, key=anchor.get)  # type: ignore[arg-type]
+            for d in nodes:
+                prefer[d][best] = max(prefer[d].get(best, 0), weights.TOGETHER)
+    if not any(prefer.values()):
+        return
+    top = [0] * n_nodes
+    for d, prefs in prefer.items():
+        top[d] = max(prefs.values(), default=0)
+    base = routing.RegisterUnaryTransitVector(top)
+    special: dict[int, list[int]] = {}
+    for d, prefs in prefer.items():
+        for v, cost in prefs.items():
+            special.setdefault(v, list(top))[d] = top[d] - cost
+    evaluators = [
+        routing.RegisterUnaryTransitVector(special[i]) if i in special else base
+        for i in range(len(vehicles))
+    ]
+    routing.AddDimensionWithVehicleTransits(evaluators, 0, sum(top) + 1, True, "preference")
+    routing.GetDimensionOrDie("preference").SetSpanCostCoefficientForAllVehicles(1)
 
 
 def _schedule(stops: list[Timed], vehicle: Vehicle, day: Day, places: Places) -> None:

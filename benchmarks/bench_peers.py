@@ -1,0 +1,386 @@
+"""kst-match's routing against VROOM (through pyvroom) on the bundled default day, same run.
+
+Only the routed part of the day is compared: deliveries (collect at the site, then deliver) and
+visits; calls need no travel and are left out. VROOM gets the constraints kst-match routes
+under and the same travel matrices:
+
+- one vehicle per volunteer, from home back home, shift as its time window (seconds after
+  midnight), carrying capacity, travel limit (``max_travel_time``, seconds);
+- a need may go only to the volunteers triage allows and who could serve it alone (the pruning
+  of ``kst_match.solve.day.solve_day``, without its cut to the 40 nearest volunteers, which is a
+  search aid of kst-match's and not a rule): each need gets a skill id of its own and each
+  vehicle the ids of the needs it may serve;
+- a delivery is a shipment: pickup at the site (180 s, within the site's hours and no later
+  than the end of the need's window), delivery at the resident in the need's window; a visit
+  is a shipment too (see below); priorities urgent 100, high 30, normal 10 (kst-match's 10:3:1);
+- travel: one durations matrix per profile (walk, cycle, car), ``Places.matrix(mode).seconds``
+  rounded up to whole seconds, as kst-match's solver uses them.
+
+kst-match counts a delivery as one task against ``max_tasks``, VROOM counts its pickup and its
+delivery as two. So that the rule stays exact, a visit too is a shipment, picked up at the
+resident's with no service and delivered there (no travel between the two): every need is two
+VROOM tasks and VROOM gets ``2 * max_tasks``. (With visits as plain jobs that bound is loose:
+VROOM then gives some volunteers more visits than their limit.) Every route is still checked
+against kst-match's own rule.
+
+Travel totals are summed from each route's stops with the unrounded matrix (as kst-match's
+plan does), never taken from a solver's objective. Every VROOM route is checked: windows,
+shift, capacity, tasks, travel limit, allowed volunteers, pickup before delivery.
+
+    python benchmarks/bench_peers.py [--time-limit 5] [--exploration 5] [--threads 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import platform
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import vroom
+from rich.console import Console
+from rich.table import Table
+
+from kst_match.geo.travel import RoadEstimate
+from kst_match.inputs import read_day
+from kst_match.model import Day, Need, Priority, StopKind, Transport
+from kst_match.paths import DEFAULT_DAY_DIR
+from kst_match.plan import make_plan
+from kst_match.solve.alone import COLLECT_S, alone
+from kst_match.solve.places import Places
+from kst_match.solve.vehicles import Vehicle, fresh_vehicles
+from kst_match.triage import triage
+
+VROOM_PRIORITY = {Priority.urgent: 100, Priority.high: 30, Priority.normal: 10}
+
+
+@dataclass(frozen=True)
+class Routed:
+    """A routed need and the vehicles (indices) allowed to serve it."""
+
+    need: Need
+    vehicles: tuple[int, ...]
+
+
+def routed_needs(day: Day, vehicles: list[Vehicle], places: Places) -> list[Routed]:
+    """Deliveries and visits some volunteer could serve alone, as ``solve_day`` prunes them."""
+    tri = triage(day)
+    index = {v.id: i for i, v in enumerate(vehicles)}
+    out = []
+    for need in day.needs:
+        if need.kind.is_call or need.id in tri.rejected:
+            continue
+        site = day.site(need.site) if need.site else None
+        if site is not None and (site.opens >= need.window_end or site.closes <= site.opens):
+            continue
+        able = tuple(
+            index[v]
+            for v in tri.volunteers[need.id]
+            if v in index and alone(need, vehicles[index[v]], places, site) is None
+        )
+        if able:
+            out.append(Routed(need, able))
+    return out
+
+
+def build_vroom(
+    day: Day, vehicles: list[Vehicle], places: Places, jobs: list[Routed]
+) -> vroom.Input:
+    """The VROOM problem: ids of jobs and shipment steps are indices into ``jobs``."""
+    problem = vroom.Input()
+    for mode in Transport:
+        secs = np.ceil(places.matrix(mode).seconds).astype(np.uint32)
+        problem.set_durations_matrix(profile=mode.value, matrix_input=secs)
+    skills: list[set[int]] = [set() for _ in vehicles]
+    for k, job in enumerate(jobs):
+        for i in job.vehicles:
+            skills[i].add(k)
+    for i, v in enumerate(vehicles):
+        problem.add_vehicle(
+            vroom.Vehicle(
+                id=i,
+                start=places[v.start],
+                end=places[v.end],
+                profile=v.transport.value,
+                capacity=vroom.Amount([v.volunteer.capacity]),
+                skills=skills[i],
+                time_window=vroom.TimeWindow(v.start_s, v.end_s),
+                max_tasks=2 * v.tasks_left,
+                max_travel_time=v.travel_left_s,
+            )
+        )
+    for k, job in enumerate(jobs):
+        need = job.need
+        here = places[(need.lon, need.lat)]
+        window = [vroom.TimeWindow(need.window_start * 60, need.window_end * 60)]
+        priority = VROOM_PRIORITY[need.priority]
+        if need.kind.is_delivery:
+            site = day.site(need.site)  # type: ignore[arg-type]
+            pickup = vroom.ShipmentStep(
+                id=k,
+                location=places[(site.lon, site.lat)],
+                default_service=COLLECT_S,
+                time_windows=[
+                    vroom.TimeWindow(site.opens * 60, min(site.closes, need.window_end) * 60)
+                ],
+            )
+            amount = need.load
+        else:
+            # A visit as a shipment picked up where it is delivered, with no service: it then
+            # counts two VROOM tasks like a delivery, so ``2 * max_tasks`` is exact.
+            pickup = vroom.ShipmentStep(id=k, location=here, time_windows=window)
+            amount = 0
+        problem.add_shipment(
+            pickup,
+            vroom.ShipmentStep(
+                id=k, location=here, default_service=need.duration * 60, time_windows=window
+            ),
+            amount=vroom.Amount([amount]),
+            skills={k},
+            priority=priority,
+        )
+    return problem
+
+
+def check_vroom(
+    day: Day,
+    vehicles: list[Vehicle],
+    places: Places,
+    jobs: list[Routed],
+    routes: dict[int, list[dict]],
+) -> tuple[list[str], float]:
+    """Violations of kst-match's rules in VROOM's routes, and their travel in seconds
+    (unrounded matrix). Service start = VROOM's arrival + waiting time."""
+    problems: list[str] = []
+    travel_total = 0.0
+    for i, steps in routes.items():
+        v = vehicles[i]
+        mode = v.transport
+        secs = places.matrix(mode).seconds
+        who = v.id
+        load = 0
+        tasks = 0
+        travelled_int = 0
+        collected: set[int] = set()
+        prev = None
+        departure = None
+        for s in steps:
+            loc = int(s["location_index"])
+            if prev is not None:
+                travel_total += float(secs[prev, loc])
+                travelled_int += math.ceil(float(secs[prev, loc]))
+                if s["arrival"] + 1e-6 < departure + math.ceil(float(secs[prev, loc])):
+                    problems.append(f"{who}: arrives at {s['type']} before it could get there")
+            start = s["arrival"] + s["waiting_time"]
+            kind = s["type"]
+            if kind == "start":
+                if s["arrival"] < v.start_s or s["location_index"] != places[v.start]:
+                    problems.append(f"{who}: starts before the shift or away from home")
+            elif kind == "end":
+                if s["arrival"] > v.end_s or s["location_index"] != places[v.end]:
+                    problems.append(f"{who}: ends after the shift or away from home")
+            else:
+                job = jobs[int(s["id"])]
+                need = job.need
+                if i not in job.vehicles:
+                    problems.append(f"{who}: serves {need.id} without being allowed to")
+                if kind == "pickup" and need.kind.is_visit:
+                    lo, hi = need.window_start * 60, need.window_end * 60
+                    expect = places[(need.lon, need.lat)]
+                    collected.add(int(s["id"]))
+                elif kind == "pickup":
+                    site = day.site(need.site)  # type: ignore[arg-type]
+                    lo, hi = site.opens * 60, min(site.closes, need.window_end) * 60
+                    expect = places[(site.lon, site.lat)]
+                    load += need.load
+                    collected.add(int(s["id"]))
+                else:
+                    lo, hi = need.window_start * 60, need.window_end * 60
+                    expect = places[(need.lon, need.lat)]
+                    tasks += 1
+                    if kind == "delivery":
+                        load -= need.load
+                        if int(s["id"]) not in collected:
+                            problems.append(f"{who}: delivers {need.id} before collecting it")
+                if not lo <= start <= hi:
+                    problems.append(
+                        f"{who}: {kind} {need.id} starts at {start} s, window [{lo}, {hi}] s"
+                    )
+                if loc != expect:
+                    problems.append(f"{who}: {kind} {need.id} at the wrong place")
+                if load > v.volunteer.capacity:
+                    problems.append(f"{who}: carries {load} > capacity {v.volunteer.capacity}")
+            departure = start + s["service"]
+            prev = loc
+        if tasks > v.tasks_left:
+            problems.append(f"{who}: {tasks} tasks > max_tasks {v.tasks_left} (kst-match's rule)")
+        if travelled_int > v.travel_left_s:
+            problems.append(f"{who}: travels {travelled_int} s > limit {v.travel_left_s} s")
+    return problems, travel_total
+
+
+def run_vroom(day: Day, places: Places, exploration: int, threads: int) -> dict[str, object]:
+    """Build, solve and check the VROOM problem; times in seconds."""
+    vehicles = fresh_vehicles(day)
+    t0 = time.perf_counter()
+    jobs = routed_needs(day, vehicles, places)
+    problem = build_vroom(day, vehicles, places, jobs)
+    built = time.perf_counter() - t0
+    t = time.perf_counter()
+    solution = problem.solve(exploration_level=exploration, nb_threads=threads)
+    solve_s = time.perf_counter() - t
+    frame = solution.routes
+    routes: dict[int, list[dict]] = {
+        int(vid): group.to_dict("records") for vid, group in frame.groupby("vehicle_id", sort=False)
+    }
+    violations, travel_s = check_vroom(day, vehicles, places, jobs, routes)
+    served = [
+        jobs[int(r["id"])].need
+        for steps in routes.values()
+        for r in steps
+        if r["type"] == "delivery"
+    ]
+    return {
+        "servable": len(jobs),
+        "served": len(served),
+        "served_by_priority": _by(served, "priority"),
+        "travel_total_min": round(travel_s / 60, 1),
+        "travel_per_served_min": round(travel_s / 60 / max(1, len(served)), 2),
+        "vehicles_used": len(routes),
+        "build_s": round(built, 3),
+        "solve_s": round(solve_s, 3),
+        "violations": violations,
+        "settings": {"exploration_level": exploration, "threads": threads, "timeout": None},
+    }
+
+
+def run_kst(day: Day, time_limit: float) -> dict[str, object]:
+    """kst-match's whole plan; deliveries and visits counted, calls left out."""
+    t = time.perf_counter()
+    plan = make_plan(day, RoadEstimate(), time_limit)
+    elapsed = time.perf_counter() - t
+    kinds = {n.id: n for n in day.needs}
+    served = [
+        kinds[a.need]
+        for a in plan.assignments
+        if kinds[a.need].kind.is_delivery or kinds[a.need].kind.is_visit
+    ]
+    # Calls add no travel, so the routes' travel is the routed part's.
+    travel_s = sum(s.travel_s for r in plan.routes for s in r.stops if s.kind != StopKind.call)
+    solver = plan.kpis["solver"]
+    return {
+        "served": len(served),
+        "served_by_priority": _by(served, "priority"),
+        "travel_total_min": round(travel_s / 60, 1),
+        "travel_per_served_min": round(travel_s / 60 / max(1, len(served)), 2),
+        "vehicles_used": sum(
+            1
+            for r in plan.routes
+            if any(s.kind in (StopKind.deliver, StopKind.visit) for s in r.stops)
+        ),
+        "routing_s": solver.get("routing_time_s"),  # type: ignore[union-attr]
+        "plan_s": round(elapsed, 3),
+        "time_limit_s": time_limit,
+    }
+
+
+def _by(needs: list[Need], field: str) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for n in needs:
+        key = getattr(n, field).value
+        out[key] = out.get(key, 0) + 1
+    return dict(sorted(out.items()))
+
+
+def _ratio(a: float, b: float) -> float | None:
+    return round(a / b, 3) if b else None
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=DEFAULT_DAY_DIR)
+    parser.add_argument("--time-limit", type=float, default=5.0, help="kst-match, seconds")
+    parser.add_argument("--exploration", type=int, default=5, help="VROOM exploration level")
+    parser.add_argument("--threads", type=int, default=2, help="VROOM threads")
+    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
+    args = parser.parse_args()
+    console = Console()
+
+    day, _ = read_day(args.data)
+    places = Places.of_day(day, RoadEstimate())
+    for mode in Transport:
+        places.matrix(mode)  # computed once, outside both timings
+    console.print("VROOM ...")
+    peer = run_vroom(day, places, args.exploration, args.threads)
+    console.print(f"kst-match ({args.time_limit:g} s) ...")
+    ours = run_kst(day, args.time_limit)
+
+    ratios = {
+        "served": _ratio(ours["served"], peer["served"]),  # type: ignore[arg-type]
+        "travel_per_served": _ratio(
+            ours["travel_per_served_min"],  # type: ignore[arg-type]
+            peer["travel_per_served_min"],  # type: ignore[arg-type]
+        ),
+        "time_routing_vs_solve": _ratio(ours["routing_s"], peer["solve_s"]),  # type: ignore[arg-type]
+        "time_plan_vs_build_solve": _ratio(
+            ours["plan_s"],  # type: ignore[arg-type]
+            peer["build_s"] + peer["solve_s"],  # type: ignore[operator]
+        ),
+    }
+    table = Table(title="Default day, deliveries and visits: kst-match vs VROOM")
+    table.add_column("")
+    table.add_column("kst-match", justify="right")
+    table.add_column("VROOM", justify="right")
+    table.add_column("kst / VROOM", justify="right")
+    table.add_row(
+        "servable (someone could alone)", str(peer["servable"]), str(peer["servable"]), ""
+    )
+    table.add_row("served", str(ours["served"]), str(peer["served"]), str(ratios["served"]))
+    table.add_row(
+        "served by priority", str(ours["served_by_priority"]), str(peer["served_by_priority"]), ""
+    )
+    table.add_row(
+        "travel total, min", str(ours["travel_total_min"]), str(peer["travel_total_min"]), ""
+    )
+    table.add_row(
+        "travel per served need, min",
+        str(ours["travel_per_served_min"]),
+        str(peer["travel_per_served_min"]),
+        str(ratios["travel_per_served"]),
+    )
+    table.add_row("volunteers used", str(ours["vehicles_used"]), str(peer["vehicles_used"]), "")
+    table.add_row(
+        "routing / solve time, s",
+        str(ours["routing_s"]),
+        str(peer["solve_s"]),
+        str(ratios["time_routing_vs_solve"]),
+    )
+    table.add_row(
+        "whole plan / build + solve, s",
+        str(ours["plan_s"]),
+        str(round(peer["build_s"] + peer["solve_s"], 3)),  # type: ignore[operator]
+        str(ratios["time_plan_vs_build_solve"]),
+    )
+    table.add_row("VROOM rule violations", "", str(len(peer["violations"])), "")  # type: ignore[arg-type]
+    console.print(table)
+    for v in peer["violations"][:20]:  # type: ignore[index]
+        console.print(f"[red]VROOM violation[/red] {v}")
+
+    result = {
+        "machine": {"python": platform.python_version(), "cpu": platform.processor() or "?"},
+        "day": {"needs": len(day.needs), "volunteers": len(day.volunteers)},
+        "kst_match": ours,
+        "vroom": peer,
+        "ratios_kst_over_vroom": ratios,
+    }
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "peers.json").write_text(json.dumps(result, indent=2))
+    console.print(f"written {args.out / 'peers.json'}")
+
+
+if __name__ == "__main__":
+    main()
