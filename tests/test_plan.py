@@ -292,7 +292,7 @@ def test_calls_fit_between_stops_and_never_overlap_travel() -> None:
         ),
         *[need(f"c{i}", 1, 1, kind="health_advice", duration=20) for i in range(3)],
     ]
-    day, plan = plan_of(needs, vols)
+    _, plan = plan_of(needs, vols)
     assert {a.need for a in plan.assignments} == {"d1", "d2", "c0", "c1", "c2"}
     (route,) = plan.routes
     calls = [s for s in route.stops if s.kind is StopKind.call]

@@ -1,3 +1,3 @@
-"""kst-match: neighbourhood resource matching and volunteer scheduling for community support hubs."""
+"""kst-match: neighbourhood resource matching and volunteer scheduling for support hubs."""
 
 __version__ = "0.1.0"
