@@ -100,10 +100,9 @@ def test_windows_force_the_order() -> None:
     assert starts["b"] == 11 * 60  # arrives early and waits for the window to open
 
 
-def test_carrying_capacity_forces_a_second_volunteer() -> None:
-    # Two parcels of 3 for neighbours 1.5 km from the food bank, both due 10:00-10:10; each
-    # volunteer carries 4, and no one can walk back for the second parcel in time.
-    parcels = [
+def two_parcels() -> list[Need]:
+    """Two parcels of 3 for neighbours 1.5 km north of the food bank, both due 10:00-10:10."""
+    return [
         need(
             n,
             0,
@@ -116,6 +115,12 @@ def test_carrying_capacity_forces_a_second_volunteer() -> None:
         )
         for n in ("p1", "p2")
     ]
+
+
+def test_carrying_capacity_forces_a_second_volunteer() -> None:
+    # Two parcels of 3 for neighbours 1.5 km from the food bank, both due 10:00-10:10; each
+    # volunteer carries 4, and no one can walk back for the second parcel in time.
+    parcels = two_parcels()
     _, plan = plan_of(parcels, [volunteer("v1", 0, 1), volunteer("v2", 0, -1)])
     assert set(served_by(plan)) == {"p1", "p2"}
     assert set(served_by(plan).values()) == {"v1", "v2"}
@@ -125,19 +130,7 @@ def test_carrying_capacity_forces_a_second_volunteer() -> None:
 
 def test_one_volunteer_carries_both_when_capacity_allows() -> None:
     # The same day with a car that carries 8: one trip does both, the second volunteer rests.
-    parcels = [
-        need(
-            n,
-            0,
-            15,
-            kind="food_parcel",
-            site="fb",
-            load=3,
-            window_start="10:00",
-            window_end="10:10",
-        )
-        for n in ("p1", "p2")
-    ]
+    parcels = two_parcels()
     _, plan = plan_of(parcels, [volunteer("car", 0, 1, transport="car", capacity=8)])
     assert served_by(plan) == {"p1": "car", "p2": "car"}
     (route,) = plan.routes
