@@ -6,15 +6,15 @@ simplified OpenStreetMap graph of Kingston), wraps it in ``StreetNetwork`` witho
 times, for 3,000 real postcode centroids (``data/geo/postcodes.csv``; random points in the bbox
 if absent):
 
-- the drive-time matrix on the street network: first call (starts the worker process), then
-  warm calls on all cores and on one core; the walk matrix;
+- the drive-time matrix on the street network: the first call, then repeated calls on all
+  cores and on one core (median and best of 5); the Dijkstra searches alone; the walk matrix;
 - the road-distance estimate's matrix for the same points;
 - the disk cache: a miss (compute and store) and a hit;
 - route geometries along the streets for 500 legs;
 - the generation of the default day (``kst_match.dataset.generate.generate_day``), if present.
 
 Prints a table and writes the figures to ``benchmarks/results/geo.json``.
-Run: ``python benchmarks/bench_geo.py`` (about a minute on 2 cores).
+Run: ``python benchmarks/bench_geo.py`` (about 40 s on 2 cores).
 """
 
 from __future__ import annotations

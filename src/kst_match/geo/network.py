@@ -306,7 +306,7 @@ class StreetNetwork:
             geometries.append(_edge_coords(data, lonlat[u[e]], lonlat[v[e]]))
             raw_length = data.get("length")
             length[e] = float(raw_length) if raw_length is not None else _polyline_m(geometries[e])
-            car_kmh[e] = float(data.get("speed_kph") or CAR_FALLBACK_KMH)
+            car_kmh[e] = _speed_kmh(data.get("speed_kph"))
             for mode in Transport:
                 open_to[mode][e] = allowed(mode, data)
             cycle_contraflow[e] = "no" in _values(data.get("oneway:bicycle"))
@@ -435,10 +435,10 @@ class StreetNetwork:
         inverse = inverse.reshape(-1)
         node_s, node_m = g.decode(many_to_many(g.csr, unique, workers=self.workers))
         access_s = access_m / g.access_speed_ms
-        seconds = node_s[inverse][:, inverse]
+        seconds = np.take(np.take(node_s, inverse, axis=0), inverse, axis=1)
         seconds += access_s[:, None]
         seconds += access_s[None, :]
-        metres = node_m[inverse][:, inverse]
+        metres = np.take(np.take(node_m, inverse, axis=0), inverse, axis=1)
         metres += access_m[:, None]
         metres += access_m[None, :]
         # Points sharing a node: their straight line (the diagonal becomes zero).
@@ -683,6 +683,15 @@ def _edge_coords(data: dict[str, Any], start: np.ndarray, end: np.ndarray) -> np
     if np.abs(coords[0] - start).sum() > np.abs(coords[-1] - start).sum():
         coords = coords[::-1]
     return coords
+
+
+def _speed_kmh(value: Any) -> float:
+    """An edge's car speed in km/h: its ``speed_kph`` if a positive number, else 30 mph."""
+    try:
+        speed = float(value)
+    except (TypeError, ValueError):
+        return CAR_FALLBACK_KMH
+    return speed if math.isfinite(speed) and speed > 0 else CAR_FALLBACK_KMH
 
 
 def _polyline_m(coords: np.ndarray) -> float:
