@@ -136,6 +136,27 @@ def plan_day(
     _finish(day, plan, travel, out)
 
 
+def _locate_new_needs(needs: list, day: object, file: str) -> tuple[list, list[str]]:
+    """New needs placed in their ward; those outside the borough, at an unknown site or with
+    an id already used today are left out, each with its reason."""
+    from kst_match.geo.areas import Areas
+
+    sites = {s.id for s in day.sites}  # type: ignore[attr-defined]
+    known = {n.id for n in day.needs}  # type: ignore[attr-defined]
+    places = Areas.default().locate_many([n.lon for n in needs], [n.lat for n in needs])
+    kept, problems = [], []
+    for need, place in zip(needs, places, strict=True):
+        if place is None:
+            problems.append(f"{file}, need {need.id}, lon/lat: outside the borough")
+        elif need.site is not None and need.site not in sites:
+            problems.append(f"{file}, need {need.id}, site: unknown site {need.site!r}")
+        elif need.id in known:
+            problems.append(f"{file}, need {need.id}, id: already a need of this day")
+        else:
+            kept.append(need.model_copy(update={"ward": place.ward_code}))
+    return kept, problems
+
+
 @app.command("replan")
 def replan_day(
     plan_file: Annotated[
@@ -165,9 +186,10 @@ def replan_day(
     happened = Events.model_validate_json(events.read_text(encoding="utf-8"))
     if new_needs is not None:
         added, issues = read_records(new_needs, Need)
-        for issue in issues:
+        located = _locate_new_needs(added, day, new_needs.name)  # type: ignore[arg-type]
+        for issue in issues + located[1]:
             Console(stderr=True).print(f"[yellow]skipped[/yellow] {issue}")
-        happened = happened.model_copy(update={"new_needs": happened.new_needs + tuple(added)})
+        happened = happened.model_copy(update={"new_needs": happened.new_needs + tuple(located[0])})
     travel = _travel(network)
     with Console(stderr=True).status("Re-planning...") as status:
         plan = replan(day, morning, happened, travel, time_limit, progress=status.update)  # type: ignore[arg-type]
