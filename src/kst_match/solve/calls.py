@@ -144,9 +144,8 @@ def insert_calls(
             if k not in gap_after:
                 continue
             if stop.kind is StopKind.start:
-                first = gap_after[k][0][0]
-                stop.departure = min(stop.departure, first)
-                stop.arrival = stop.start = min(stop.arrival, stop.departure)
+                # The day begins with the first call, made from home before setting out.
+                stop.arrival = stop.start = stop.departure = gap_after[k][0][0]
             ready = stop.departure
             for start, need_id in gap_after[k]:
                 need = day.need(need_id)
