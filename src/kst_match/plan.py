@@ -7,7 +7,6 @@ import math
 import statistics
 import time
 from collections import Counter
-from collections.abc import Sequence
 
 from kst_match.geo.travel import RoadEstimate, TravelModel
 from kst_match.model import (
@@ -22,8 +21,8 @@ from kst_match.model import (
     StopKind,
     Unserved,
 )
-from kst_match.solve.day import DaySolution, Progress, solve_day
-from kst_match.solve.places import Places
+from kst_match.solve.day import DaySolution, Progress
+from kst_match.solve.decompose import solve
 from kst_match.solve.routing import Timed
 from kst_match.solve.vehicles import fresh_vehicles
 
@@ -42,16 +41,14 @@ def make_plan(
     with its reason; ``time_limit_s`` bounds the solver's search."""
     began = time.perf_counter()
     travel = travel or default_travel()
-    places = Places.of_day(day, travel)
-    vehicles = fresh_vehicles(day)
-    solution = solve_day(day, vehicles, places, time_limit_s, progress=progress)
-    return build_plan(day, solution, places, began=began)
+    solution = solve(day, fresh_vehicles(day), travel, time_limit_s, progress=progress)
+    return build_plan(day, solution, travel, began=began)
 
 
 def build_plan(
     day: Day,
     solution: DaySolution,
-    places: Places,
+    travel: TravelModel,
     began: float,
     done: dict[str, list[Stop]] | None = None,
     partners: dict[str, str] | None = None,
@@ -62,19 +59,18 @@ def build_plan(
     ``partners`` the partner of needs served before."""
     done = done or {}
     partners = partners or {}
-    pts = places.points
     routes: list[Route] = []
     for volunteer_id in sorted(solution.routes.keys() | done.keys()):
         volunteer = day.volunteer(volunteer_id)
         timed = solution.routes.get(volunteer_id, [])
         stops = list(done.get(volunteer_id, [])) + [
-            _stop(t, pts[t.place]) for t in (timed[1:] if done.get(volunteer_id) else timed)
+            _stop(t) for t in (timed[1:] if done.get(volunteer_id) else timed)
         ]
         route = Route(volunteer=volunteer_id, transport=volunteer.transport, stops=stops)
         if route.tasks == 0 and not any(s.need for s in stops):
             continue
         route.geometry = [
-            [tuple(p) for p in places.travel.path((a.lon, a.lat), (b.lon, b.lat), route.transport)]
+            [tuple(p) for p in travel.path((a.lon, a.lat), (b.lon, b.lat), route.transport)]
             for a, b in itertools.pairwise(stops)
         ]
         routes.append(route)
@@ -111,7 +107,7 @@ def build_plan(
     plan = Plan(
         date=day.date,
         version=version,
-        travel_model=places.travel.name,
+        travel_model=travel.name,
         assignments=assignments,
         routes=routes,
         unserved=unserved,
@@ -120,15 +116,15 @@ def build_plan(
     return plan
 
 
-def _stop(t: Timed, point: Sequence[float]) -> Stop:
+def _stop(t: Timed) -> Stop:
     # Whole minutes, rounded down: arrival and start never move before the true time by more
     # than a minute, and windows stay met.
     return Stop(
         kind=t.kind,
         need=t.need,
         site=t.site,
-        lon=float(point[0]),
-        lat=float(point[1]),
+        lon=t.lon,
+        lat=t.lat,
         arrival=math.floor(t.arrival / 60),
         start=math.floor(t.start / 60),
         departure=math.floor(t.departure / 60),

@@ -142,7 +142,7 @@ def replan(
     return build_plan(
         full,
         solution,
-        places,
+        places.travel,
         began,
         done=done_stops,
         partners={n: p for n, p in partner_of.items() if n in finished},

@@ -152,6 +152,8 @@ def insert_calls(
                 call = Timed(
                     kind=StopKind.call,
                     place=stop.place,
+                    lon=stop.lon,
+                    lat=stop.lat,
                     need=need_id,
                     arrival=ready,
                     start=start,

@@ -44,17 +44,21 @@ def solve_day(
     exclude: dict[str, Reason] | None = None,
     hint: dict[str, list[tuple[StopKind, str]]] | None = None,
     progress: Progress | None = None,
+    tri: Triage | None = None,
 ) -> DaySolution:
     """Plan ``day.needs`` over ``vehicles``.
 
     ``keep``: need -> volunteer it had before (a re-plan keeps it there where it can);
-    ``used``: partner capacity already spent today; ``exclude``: needs not to plan, with why.
+    ``used``: partner capacity already spent today; ``exclude``: needs not to plan, with why;
+    ``tri``: triage already made for a larger day this one is part of (its capacity shared out
+    across the whole day).
     """
     say = progress or (lambda _msg: None)
     keep = keep or {}
     exclude = exclude or {}
-    say("triage")
-    tri = triage(day, used)
+    if tri is None:
+        say("triage")
+        tri = triage(day, used)
     unserved: dict[str, Reason] = dict(exclude)
     index = {v.id: i for i, v in enumerate(vehicles)}
 

@@ -43,7 +43,9 @@ class Timed:
     """A stop of a route, timed in seconds after midnight; travel is from the previous stop."""
 
     kind: StopKind
-    place: int
+    place: int  # index into the solve's ``Places``
+    lon: float
+    lat: float
     need: str | None = None
     site: str | None = None
     arrival: float = 0.0
@@ -208,18 +210,23 @@ def solve_routes(
     params.time_limit.FromMilliseconds(max(1, int(time_limit_s * 1000)))
 
     solution = None
+    hinted = False
     if hint:
         initial = _hint_routes(hint, vehicles, jobs, job_nodes, manager)
         routing.CloseModelWithParameters(params)
         start_from = routing.ReadAssignmentFromRoutes(initial, True)
         if start_from is not None:
+            hinted = True
             solution = routing.SolveFromAssignmentWithParameters(start_from, params)
     if solution is None:
         solution = routing.SolveWithParameters(params)
     elapsed = time.perf_counter() - began
     status = _STATUS.get(routing.status(), str(routing.status()))
+    if hinted:
+        status += ", from the given routes"
     routes: dict[str, list[Timed]] = {}
     served: set[str] = set()
+    points = places.points
     for i, v in enumerate(vehicles):
         nodes = [starts[i], ends[i]]
         if solution is not None:
@@ -234,6 +241,8 @@ def solve_routes(
             Timed(
                 kind=node_kind[node],
                 place=node_place[node],
+                lon=float(points[node_place[node], 0]),
+                lat=float(points[node_place[node], 1]),
                 need=node_need[node].id if node_need[node] is not None else None,
                 site=node_need[node].site if node_kind[node] is StopKind.collect else None,
             )

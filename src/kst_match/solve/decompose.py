@@ -1,0 +1,285 @@
+"""Large days by neighbourhood: each area solved on its own, in parallel, then repaired across
+its borders.
+
+A borough day is one problem while it is small. A larger one is cut into the council's
+neighbourhoods: the needs of each, with the volunteers who start there. Triage (and so partner
+capacity) stays borough-wide. The areas are solved side by side in worker processes; then the
+needs an area could not serve go to a repair solve with the nearest volunteers from anywhere
+who could serve them, together with those volunteers' routes so far (kept where they are unless
+moving them serves more).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections import defaultdict
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+
+from kst_match.geo.areas import Areas
+from kst_match.geo.travel import RoadEstimate, TravelModel
+from kst_match.model import Day, Need, Reason
+from kst_match.solve.alone import alone, closest_reason
+from kst_match.solve.day import DaySolution, Progress, solve_day
+from kst_match.solve.places import Places
+from kst_match.solve.vehicles import Vehicle
+from kst_match.triage import Triage, triage
+
+# Days with fewer needs than this are one problem: splitting them loses more choice than it
+# saves search.
+DECOMPOSE_FROM = 1000
+# Needs per area at most: a size the routing search handles well in a few seconds.
+AREA_NEEDS = 250
+# Share of the time limit for the areas; the rest repairs across borders.
+AREAS_SHARE = 0.6
+# The repair works on batches of at most REPAIR_NEEDS needs, each offered to the nearest
+# REPAIR_VEHICLES_PER_NEED volunteers able to serve it, at most REPAIR_FLEET in a batch.
+REPAIR_NEEDS = 100
+REPAIR_VEHICLES_PER_NEED = 6
+REPAIR_FLEET = 80
+# Reasons found by the rules alone: no other area's volunteer can change them.
+RULE_REASONS = frozenset(
+    {
+        Reason.no_partner,
+        Reason.partner_capacity,
+        Reason.no_skill,
+        Reason.no_language,
+        Reason.site_closed,
+    }
+)
+
+
+def places_for(
+    travel: TravelModel, day: Day, needs: Sequence[Need], vehicles: Sequence[Vehicle]
+) -> Places:
+    """Places of some needs and vehicles, with every site (deliveries collect anywhere)."""
+    places = Places(travel)
+    for v in vehicles:
+        places.add(v.start)
+        places.add(v.end)
+    for s in day.sites:
+        places.add((s.lon, s.lat))
+    for n in needs:
+        places.add((n.lon, n.lat))
+    return places
+
+
+def solve(
+    day: Day,
+    vehicles: Sequence[Vehicle],
+    travel: TravelModel,
+    time_limit_s: float,
+    progress: Progress | None = None,
+    workers: int | None = None,
+) -> DaySolution:
+    """The day's solution: one problem when small, by neighbourhood and repair when large."""
+    say = progress or (lambda _msg: None)
+    groups = _by_area(day, vehicles) if len(day.needs) >= DECOMPOSE_FROM else {}
+    if len([g for g in groups.values() if g[0]]) < 2:
+        places = places_for(travel, day, day.needs, vehicles)
+        return solve_day(day, vehicles, places, time_limit_s, progress=progress)
+
+    began = time.perf_counter()
+    say("triage")
+    tri = triage(day)
+    workers = workers or min(len(groups), os.cpu_count() or 1)
+    total = sum(len(needs) for needs, _ in groups.values())
+    tasks = [
+        (
+            day.model_copy(update={"needs": tuple(needs)}),
+            area_vehicles,
+            travel,
+            # Each area's share of the wall time, by its size, with the workers side by side.
+            time_limit_s * AREAS_SHARE * workers * len(needs) / total,
+            tri,
+        )
+        for needs, area_vehicles in groups.values()
+        if needs
+    ]
+    say(f"solving {len(tasks)} neighbourhoods side by side")
+    # Worker processes only for models that travel cheaply between processes; a street network
+    # already spreads its shortest paths over the cores.
+    if workers > 1 and isinstance(travel, RoadEstimate):
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            parts = list(pool.map(_solve_area, tasks))
+    else:
+        parts = [_solve_area(task) for task in tasks]
+    merged = _merge(parts, tri)
+    # Vehicles in no area with needs still take part in the repair, with empty days.
+    for v in vehicles:
+        merged.routes.setdefault(v.id, [])
+    left = max(1.0, time_limit_s - (time.perf_counter() - began))
+    say("repairing across neighbourhood borders")
+    return _repair(day, vehicles, travel, merged, tri, left, progress)
+
+
+def _by_area(day: Day, vehicles: Sequence[Vehicle]) -> dict[str, tuple[list[Need], list[Vehicle]]]:
+    """Needs and the volunteers who start near them, by area.
+
+    Areas are the council's neighbourhoods; one with more than ``AREA_NEEDS`` needs is split
+    into its wards, and a ward with more into parts cut across its longer side. A volunteer
+    belongs to the area of their start's ward, or the nearest part of it.
+    """
+    areas = Areas.default()
+    neighbourhood = {code: name for name, codes in areas.neighbourhoods.items() for code in codes}
+    by_ward: dict[str, list[Need]] = defaultdict(list)
+    for need in day.needs:
+        by_ward[need.ward or ""].append(need)
+    starts = areas.locate_many([v.start[0] for v in vehicles], [v.start[1] for v in vehicles])
+    vehicles_by_ward: dict[str, list[Vehicle]] = defaultdict(list)
+    for vehicle, place in zip(vehicles, starts, strict=True):
+        vehicles_by_ward[place.ward_code if place else ""].append(vehicle)
+
+    groups: dict[str, tuple[list[Need], list[Vehicle]]] = {}
+    wards_of: dict[str, list[str]] = defaultdict(list)
+    for ward in by_ward.keys() | vehicles_by_ward.keys():
+        wards_of[neighbourhood.get(ward, "")].append(ward)
+    for name, wards in sorted(wards_of.items()):
+        size = sum(len(by_ward[w]) for w in wards)
+        if size <= AREA_NEEDS:
+            groups[name] = (
+                [n for w in sorted(wards) for n in by_ward[w]],
+                [v for w in sorted(wards) for v in vehicles_by_ward[w]],
+            )
+            continue
+        for ward in sorted(wards):
+            for k, part in enumerate(_split(by_ward[ward], vehicles_by_ward[ward])):
+                groups[f"{name}/{ward}/{k}"] = part
+    return groups
+
+
+def _split(needs: list[Need], vehicles: list[Vehicle]) -> list[tuple[list[Need], list[Vehicle]]]:
+    """Cut needs across the longer side of their box until each part has at most
+    ``AREA_NEEDS``; each vehicle joins the part whose needs' centre is nearest its start."""
+    parts = [needs]
+    while any(len(p) > AREA_NEEDS for p in parts):
+        big = max(parts, key=len)
+        parts.remove(big)
+        lons, lats = [n.lon for n in big], [n.lat for n in big]
+        # Degrees of longitude are about 0.62 of a degree of latitude at Kingston's latitude.
+        axis = 0 if (max(lons) - min(lons)) * 0.62 > max(lats) - min(lats) else 1
+        big = sorted(big, key=lambda n: (n.lon, n.lat)[axis])
+        parts += [big[: len(big) // 2], big[len(big) // 2 :]]
+    if not parts[0]:
+        return [(needs, vehicles)]
+    centres = [(sum(n.lon for n in p) / len(p), sum(n.lat for n in p) / len(p)) for p in parts]
+    fleets: list[list[Vehicle]] = [[] for _ in parts]
+    for v in vehicles:
+        nearest = min(
+            range(len(parts)),
+            key=lambda k: (
+                ((v.start[0] - centres[k][0]) * 0.62) ** 2 + (v.start[1] - centres[k][1]) ** 2
+            ),
+        )
+        fleets[nearest].append(v)
+    return list(zip(parts, fleets, strict=True))
+
+
+def _solve_area(task: tuple[Day, list[Vehicle], TravelModel, float, Triage]) -> DaySolution:
+    day, vehicles, travel, limit, tri = task
+    places = places_for(travel, day, day.needs, vehicles)
+    return solve_day(day, vehicles, places, max(0.5, limit), tri=tri)
+
+
+def _merge(parts: Sequence[DaySolution], tri: Triage) -> DaySolution:
+    merged = DaySolution(routes={}, served_by={}, unserved={}, triage=tri)
+    for part in parts:
+        merged.routes.update(part.routes)
+        merged.served_by.update(part.served_by)
+        merged.unserved.update(part.unserved)
+        for key, value in part.stats.items():
+            if isinstance(value, int | float):
+                merged.stats[key] = round(float(merged.stats.get(key, 0)) + value, 3)
+    merged.stats["areas"] = len(parts)
+    return merged
+
+
+def _repair(
+    day: Day,
+    vehicles: Sequence[Vehicle],
+    travel: TravelModel,
+    merged: DaySolution,
+    tri: Triage,
+    time_limit_s: float,
+    progress: Progress | None,
+) -> DaySolution:
+    """Offer the needs areas left unserved to the nearest able volunteers anywhere, a batch of
+    at most ``REPAIR_NEEDS`` at a time, nearby needs together."""
+    deadline = time.perf_counter() + time_limit_s
+    open_needs = sorted(
+        (day.need(n) for n, reason in merged.unserved.items() if reason not in RULE_REASONS),
+        key=lambda n: (n.ward or "", n.lon, n.lat),
+    )
+    batches = [open_needs[i : i + REPAIR_NEEDS] for i in range(0, len(open_needs), REPAIR_NEEDS)]
+    by_id = {v.id: v for v in vehicles}
+    for k, batch in enumerate(batches):
+        limit = max(0.5, (deadline - time.perf_counter()) / (len(batches) - k))
+        _repair_batch(day, by_id, travel, merged, tri, batch, limit, progress)
+    merged.stats["repair_needs"] = len(open_needs)
+    # Empty days of vehicles that never got work are not routes.
+    for vid, stops in list(merged.routes.items()):
+        if not stops:
+            del merged.routes[vid]
+    return merged
+
+
+def _repair_batch(
+    day: Day,
+    by_id: dict[str, Vehicle],
+    travel: TravelModel,
+    merged: DaySolution,
+    tri: Triage,
+    batch: list[Need],
+    time_limit_s: float,
+    progress: Progress | None,
+) -> None:
+    places = places_for(travel, day, batch, list(by_id.values()))
+    chosen: set[str] = set()
+    repairable: list[Need] = []
+    for need in batch:
+        site = day.site(need.site) if need.site else None
+        verdicts = {
+            vid: alone(need, by_id[vid], places, site)
+            for vid in tri.volunteers[need.id]
+            if vid in by_id
+        }
+        able = [vid for vid, r in verdicts.items() if r is None]
+        if not able:
+            reasons = list(verdicts.values())
+            merged.unserved[need.id] = (
+                closest_reason(reasons) if reasons else Reason.volunteer_unavailable
+            )
+            continue
+        here = places[(need.lon, need.lat)]
+        able.sort(key=lambda v: places.seconds(by_id[v].transport, places[by_id[v].start], here))
+        # Past the fleet's size each need still brings its nearest able volunteer.
+        chosen.update(able[: REPAIR_VEHICLES_PER_NEED if len(chosen) < REPAIR_FLEET else 1])
+        repairable.append(need)
+    if not repairable:
+        return
+
+    # The chosen volunteers' work so far comes along, kept with them unless moving it serves
+    # more. The search starts afresh (cheapest insertion inserts needs far better than local
+    # search from the old routes); the preference to keep keeps the routes close to before.
+    theirs = {n for n, vid in merged.served_by.items() if vid in chosen}
+    needs = [n for n in day.needs if n.id in theirs] + repairable
+    sub = day.model_copy(update={"needs": tuple(needs)})
+    fleet = [by_id[vid] for vid in sorted(chosen)]
+    keep = {n: merged.served_by[n] for n in theirs}
+    sub_places = places_for(travel, day, needs, fleet)
+    fixed = solve_day(sub, fleet, sub_places, time_limit_s, keep=keep, progress=progress, tri=tri)
+    for vid in chosen:
+        merged.routes[vid] = fixed.routes[vid]
+    for n in theirs:
+        del merged.served_by[n]
+    merged.served_by.update(fixed.served_by)
+    for need in needs:
+        if need.id in fixed.served_by:
+            merged.unserved.pop(need.id, None)
+        else:  # some volunteer could serve it alone (that is how it came here)
+            merged.unserved[need.id] = Reason.crowded_out
+    merged.stats["repair_routing_time_s"] = round(
+        float(merged.stats.get("repair_routing_time_s", 0)) + float(fixed.stats["routing_time_s"]),
+        3,
+    )
