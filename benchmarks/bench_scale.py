@@ -1,0 +1,101 @@
+"""How the whole plan scales with the day's size: x1 to x10 (and x25 on request).
+
+Each day is generated (seed 0) with needs and volunteers in the default proportion, placed in
+its wards as reading it from files would, planned with a solver limit proportional to its size
+(``--seconds-per-400`` for every 400 needs), checked by the independent validator. Days of
+1,000 needs or more are planned by area with a repair across borders.
+
+    python benchmarks/bench_scale.py [--seconds-per-400 5] [--x25]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import time
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from kst_match.check import check_plan
+from kst_match.dataset.generate import generate_day
+from kst_match.geo.areas import Areas
+from kst_match.geo.travel import RoadEstimate
+from kst_match.model import Day
+from kst_match.plan import make_plan
+
+SIZES = [(400, 150), (1000, 375), (2000, 750), (4000, 1500)]
+
+
+def placed(day: Day) -> Day:
+    """The day with each need's ward, as ``read_day`` sets it."""
+    wards = Areas.default().locate_many([n.lon for n in day.needs], [n.lat for n in day.needs])
+    needs = tuple(
+        n.model_copy(update={"ward": w.ward_code if w else None})
+        for n, w in zip(day.needs, wards, strict=True)
+    )
+    return day.model_copy(update={"needs": needs})
+
+
+def run(needs: int, volunteers: int, seconds_per_400: float) -> dict[str, object]:
+    day = placed(generate_day(needs=needs, volunteers=volunteers, seed=0))
+    limit = seconds_per_400 * needs / 400
+    travel = RoadEstimate()
+    began = time.perf_counter()
+    plan = make_plan(day, travel, limit)
+    elapsed = time.perf_counter() - began
+    reasons = plan.kpis["unserved_by_reason"]
+    return {
+        "needs": needs,
+        "volunteers": volunteers,
+        "time_limit_s": round(limit, 1),
+        "plan_s": round(elapsed, 2),
+        "ms_per_need": round(1000 * elapsed / needs, 2),
+        "served": len(plan.assignments),
+        "served_share": round(len(plan.assignments) / needs, 4),
+        "crowded_out": reasons.get("crowded_out", 0),  # type: ignore[union-attr]
+        "areas": plan.kpis["solver"].get("areas", 1),  # type: ignore[union-attr]
+        "travel_min_per_served": round(
+            plan.kpis["travel_total_min"] / max(1, len(plan.assignments)),  # type: ignore[operator]
+            2,
+        ),
+        "violations": len(check_plan(day, plan, travel)),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds-per-400", type=float, default=5.0)
+    parser.add_argument("--x25", action="store_true", help="also 10,000 needs / 3,000 volunteers")
+    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
+    args = parser.parse_args()
+    sizes = SIZES + ([(10_000, 3_000)] if args.x25 else [])
+    rows = []
+    for needs, volunteers in sizes:
+        rows.append(run(needs, volunteers, args.seconds_per_400))
+        Console().print(f"{needs} needs: {rows[-1]['plan_s']} s")
+    table = Table(title="Whole plan by size of day (road estimate)")
+    for key in rows[0]:
+        table.add_column(key, justify="right")
+    for row in rows:
+        table.add_row(*(str(v) for v in row.values()))
+    Console(width=160).print(table)
+    base = rows[0]
+    for row in rows[1:]:
+        size = row["needs"] / base["needs"]  # type: ignore[operator]
+        growth = row["plan_s"] / base["plan_s"]  # type: ignore[operator]
+        Console().print(f"x{size:g} the needs: x{growth:.2f} the time")
+    args.out.mkdir(parents=True, exist_ok=True)
+    result = {
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        "seconds_per_400": args.seconds_per_400,
+        "rows": rows,
+    }
+    (args.out / "scale.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
