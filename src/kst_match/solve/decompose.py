@@ -24,6 +24,7 @@ from kst_match.solve.alone import alone, closest_reason
 from kst_match.solve.day import DaySolution, Progress, solve_day
 from kst_match.solve.places import Places
 from kst_match.solve.vehicles import Vehicle
+from kst_match.solve.weights import serve_value
 from kst_match.triage import Triage, triage
 
 # Days with fewer needs than this are one problem: splitting them loses more choice than it
@@ -31,13 +32,19 @@ from kst_match.triage import Triage, triage
 DECOMPOSE_FROM = 1000
 # Needs per area at most: a size the routing search handles well in a few seconds.
 AREA_NEEDS = 250
-# Share of the time limit for the areas; the rest repairs across borders.
+# Share of the time limit for one whole problem, or for the areas; the rest is for the repair
+# (of the needs crowded out, or left by the areas).
 AREAS_SHARE = 0.6
+WHOLE_SHARE = 0.8
 # The repair works on batches of at most REPAIR_NEEDS needs, each offered to the nearest
 # REPAIR_VEHICLES_PER_NEED volunteers able to serve it, at most REPAIR_FLEET in a batch.
 REPAIR_NEEDS = 100
 REPAIR_VEHICLES_PER_NEED = 6
 REPAIR_FLEET = 80
+# A volunteer among at most SCARCE able to serve a need also brings, for each need they
+# already have, TAKE_OVER_VEHICLES others who could take it over.
+SCARCE = 3
+TAKE_OVER_VEHICLES = 2
 # Reasons found by the rules alone: no other area's volunteer can change them.
 RULE_REASONS = frozenset(
     {
@@ -76,13 +83,20 @@ def solve(
     """The day's solution: one problem when small, by neighbourhood and repair when large."""
     say = progress or (lambda _msg: None)
     groups = _by_area(day, vehicles) if len(day.needs) >= DECOMPOSE_FROM else {}
-    if len([g for g in groups.values() if g[0]]) < 2:
-        places = places_for(travel, day, day.needs, vehicles)
-        return solve_day(day, vehicles, places, time_limit_s, progress=progress)
-
     began = time.perf_counter()
     say("triage")
     tri = triage(day)
+    if len([g for g in groups.values() if g[0]]) < 2:
+        places = places_for(travel, day, day.needs, vehicles)
+        whole = solve_day(
+            day, vehicles, places, time_limit_s * WHOLE_SHARE, progress=progress, tri=tri
+        )
+        if Reason.crowded_out not in whole.unserved.values():
+            return whole
+        say("making room for the needs crowded out")
+        left = max(0.5, time_limit_s - (time.perf_counter() - began))
+        return _repair(day, vehicles, travel, whole, tri, left, progress)
+
     workers = workers or min(len(groups), os.cpu_count() or 1)
     total = sum(len(needs) for needs, _ in groups.values())
     tasks = [
@@ -224,6 +238,29 @@ def _repair(
     return merged
 
 
+def _able(
+    day: Day, needs: Sequence[Need], by_id: dict[str, Vehicle], tri: Triage, travel: TravelModel
+) -> dict[str, tuple[list[str], list[Reason]]]:
+    """For each need: the volunteers able to serve it alone, nearest first, and the reasons of
+    the qualified others."""
+    places = places_for(travel, day, needs, list(by_id.values()))
+    result: dict[str, tuple[list[str], list[Reason]]] = {}
+    for need in needs:
+        site = day.site(need.site) if need.site else None
+        verdicts = {
+            vid: alone(need, by_id[vid], places, site)
+            for vid in tri.volunteers[need.id]
+            if vid in by_id
+        }
+        here = places[(need.lon, need.lat)]
+        able = sorted(
+            (vid for vid, r in verdicts.items() if r is None),
+            key=lambda v: places.seconds(by_id[v].transport, places[by_id[v].start], here),
+        )
+        result[need.id] = (able, [r for r in verdicts.values() if r is not None])
+    return result
+
+
 def _repair_batch(
     day: Day,
     by_id: dict[str, Vehicle],
@@ -234,30 +271,31 @@ def _repair_batch(
     time_limit_s: float,
     progress: Progress | None,
 ) -> None:
-    places = places_for(travel, day, batch, list(by_id.values()))
     chosen: set[str] = set()
+    scarce: set[str] = set()
     repairable: list[Need] = []
+    verdicts = _able(day, batch, by_id, tri, travel)
     for need in batch:
-        site = day.site(need.site) if need.site else None
-        verdicts = {
-            vid: alone(need, by_id[vid], places, site)
-            for vid in tri.volunteers[need.id]
-            if vid in by_id
-        }
-        able = [vid for vid, r in verdicts.items() if r is None]
+        able, reasons = verdicts[need.id]
         if not able:
-            reasons = list(verdicts.values())
             merged.unserved[need.id] = (
                 closest_reason(reasons) if reasons else Reason.volunteer_unavailable
             )
             continue
-        here = places[(need.lon, need.lat)]
-        able.sort(key=lambda v: places.seconds(by_id[v].transport, places[by_id[v].start], here))
         # Past the fleet's size each need still brings its nearest able volunteer.
         chosen.update(able[: REPAIR_VEHICLES_PER_NEED if len(chosen) < REPAIR_FLEET else 1])
+        if len(able) <= SCARCE:
+            scarce.update(able)
         repairable.append(need)
     if not repairable:
         return
+    # Volunteers who could take over a scarce volunteer's other work come too, so that it can
+    # move and make room for the needs only that volunteer can serve.
+    held = [day.need(n) for n, vid in merged.served_by.items() if vid in scarce]
+    for able, _ in _able(day, held, by_id, tri, travel).values():
+        if len(chosen) >= REPAIR_FLEET:
+            break
+        chosen.update(able[:TAKE_OVER_VEHICLES])
 
     # The chosen volunteers' work so far comes along, kept with them unless moving it serves
     # more. The search starts afresh (cheapest insertion inserts needs far better than local
@@ -269,6 +307,15 @@ def _repair_batch(
     keep = {n: merged.served_by[n] for n in theirs}
     sub_places = places_for(travel, day, needs, fleet)
     fixed = solve_day(sub, fleet, sub_places, time_limit_s, keep=keep, progress=progress, tri=tri)
+    merged.stats["repair_routing_time_s"] = round(
+        float(merged.stats.get("repair_routing_time_s", 0)) + float(fixed.stats["routing_time_s"]),
+        3,
+    )
+    # A repair that serves less (by priority) than the routes it would replace is dropped.
+    if _worth(day, fixed.served_by) <= _worth(day, {n: "" for n in theirs}):
+        for need in repairable:  # some volunteer could serve each alone
+            merged.unserved[need.id] = Reason.crowded_out
+        return
     for vid in chosen:
         merged.routes[vid] = fixed.routes[vid]
     for n in theirs:
@@ -279,7 +326,8 @@ def _repair_batch(
             merged.unserved.pop(need.id, None)
         else:  # some volunteer could serve it alone (that is how it came here)
             merged.unserved[need.id] = Reason.crowded_out
-    merged.stats["repair_routing_time_s"] = round(
-        float(merged.stats.get("repair_routing_time_s", 0)) + float(fixed.stats["routing_time_s"]),
-        3,
-    )
+
+
+def _worth(day: Day, served: dict[str, str]) -> int:
+    """Needs served, weighted by priority as the objective weighs them."""
+    return sum(serve_value(day.need(n).priority) for n in served)
