@@ -200,14 +200,7 @@ def solve_routes(
             routing.AddDisjunction([d], penalty)
     _add_preferences(routing, jobs, job_nodes, vehicles, len(node_place), together)
 
-    params = pywrapcp.DefaultRoutingSearchParameters()
-    params.first_solution_strategy = (
-        routing_enums_pb2.FirstSolutionStrategy.PARALLEL_CHEAPEST_INSERTION
-    )
-    params.local_search_metaheuristic = (
-        routing_enums_pb2.LocalSearchMetaheuristic.GUIDED_LOCAL_SEARCH
-    )
-    params.time_limit.FromMilliseconds(max(1, int(time_limit_s * 1000)))
+    params = _search_parameters(time_limit_s)
 
     solution = None
     hinted = False
@@ -258,6 +251,19 @@ def solve_routes(
         solve_time_s=elapsed,
         status=status,
     )
+
+
+def _search_parameters(time_limit_s: float) -> pywrapcp.RoutingSearchParameters:
+    """Parallel cheapest insertion, then guided local search until the time limit."""
+    params = pywrapcp.DefaultRoutingSearchParameters()
+    params.first_solution_strategy = (
+        routing_enums_pb2.FirstSolutionStrategy.PARALLEL_CHEAPEST_INSERTION
+    )
+    params.local_search_metaheuristic = (
+        routing_enums_pb2.LocalSearchMetaheuristic.GUIDED_LOCAL_SEARCH
+    )
+    params.time_limit.FromMilliseconds(max(1, int(time_limit_s * 1000)))
+    return params
 
 
 def _add_preferences(
