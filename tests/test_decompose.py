@@ -8,10 +8,13 @@ import kst_match.solve.decompose as decompose
 from kst_match.check import check_plan
 from kst_match.geo.travel import RoadEstimate
 from kst_match.inputs import read_day
+from kst_match.model import Day, Reason
 from kst_match.paths import DEFAULT_DAY_DIR
 from kst_match.plan import make_plan
-from kst_match.solve.vehicles import Vehicle
-from tests.test_plan import need, volunteer
+from kst_match.solve.day import solve_day
+from kst_match.solve.vehicles import Vehicle, fresh_vehicles
+from kst_match.triage import triage
+from tests.test_plan import DATE, FOODBANK, HUB, PHARMACY, need, volunteer
 
 TRAVEL = RoadEstimate()
 
@@ -47,3 +50,34 @@ def test_default_day_by_areas_is_valid_and_serves_nearly_as_much(
     assert len(plan.assignments) + len(plan.unserved) == len(day.needs)
     # The whole-day solve serves 388; areas with a repair across borders come close.
     assert len(plan.assignments) >= 375
+
+
+def test_repair_moves_a_scarce_volunteers_work_to_make_room() -> None:
+    parcels = [
+        need(
+            n, 1, 3, kind="food_parcel", site="fb", load=1, window_start="09:30", window_end="12:00"
+        )
+        for n in ("p1", "p2")
+    ]
+    check = need("check", 2, 2, kind="wellbeing_check", window_start="10:00", window_end="12:00")
+    day = Day(
+        date=DATE,
+        needs=(*parcels, check),
+        volunteers=(
+            volunteer("scarce", 0, 1, skills="dbs_checked;wellbeing_trained", max_tasks=2),
+            volunteer("other", 6, 6, capacity=2),
+        ),
+        partners=(HUB,),
+        sites=(FOODBANK, PHARMACY),
+    )
+    vehicles = fresh_vehicles(day)
+    tri = triage(day)
+    places = decompose.places_for(TRAVEL, day, day.needs, vehicles)
+    # A day planned as if the check had come last: the nearest volunteer took both parcels.
+    first = solve_day(day, vehicles, places, 0.3, exclude={"check": Reason.crowded_out}, tri=tri)
+    assert first.served_by == {"p1": "scarce", "p2": "scarce"}
+
+    repaired = decompose._repair(day, vehicles, TRAVEL, first, tri, 0.5, None)
+    assert repaired.served_by["check"] == "scarce"
+    assert set(repaired.served_by) == {"p1", "p2", "check"}
+    assert repaired.unserved == {}

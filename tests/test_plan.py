@@ -290,3 +290,25 @@ def test_calls_fit_between_stops_and_never_overlap_travel() -> None:
     (route,) = plan.routes
     calls = [s for s in route.stops if s.kind is StopKind.call]
     assert len(calls) == 3 and all(s.travel_s == 0 for s in calls)
+
+
+def test_the_only_trained_volunteer_is_kept_for_the_need_only_they_can_serve() -> None:
+    # "scarce" is the only wellbeing-trained volunteer, lives by the food bank and can do two
+    # tasks; "other" lives further away. Giving "scarce" the parcels would crowd out the check.
+    parcels = [
+        need(
+            n, 1, 3, kind="food_parcel", site="fb", load=1, window_start="09:30", window_end="12:00"
+        )
+        for n in ("p1", "p2")
+    ]
+    check = need("check", 2, 2, kind="wellbeing_check", window_start="10:00", window_end="12:00")
+    _, plan = plan_of(
+        [*parcels, check],
+        [
+            volunteer("scarce", 0, 1, skills="dbs_checked;wellbeing_trained", max_tasks=2),
+            volunteer("other", 6, 6, capacity=2),
+        ],
+    )
+    by = served_by(plan)
+    assert by["check"] == "scarce"
+    assert set(by) == {"p1", "p2", "check"}

@@ -1,5 +1,4 @@
-"""Large days by neighbourhood: each area solved on its own, in parallel, then repaired across
-its borders.
+"""A day's solve: one problem, or by neighbourhood for a large day; then a repair.
 
 A borough day is one problem while it is small. A larger one is cut into the council's
 neighbourhoods: the needs of each, with the volunteers who start there. Triage (and so partner
@@ -80,7 +79,8 @@ def solve(
     progress: Progress | None = None,
     workers: int | None = None,
 ) -> DaySolution:
-    """The day's solution: one problem when small, by neighbourhood and repair when large."""
+    """The day's solution: one problem when small, by area when large; then the needs left
+    crowded out (or left by the areas) are offered again, with room made for them."""
     say = progress or (lambda _msg: None)
     groups = _by_area(day, vehicles) if len(day.needs) >= DECOMPOSE_FROM else {}
     began = time.perf_counter()
