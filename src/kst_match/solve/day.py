@@ -12,7 +12,7 @@ from kst_match.solve import weights
 from kst_match.solve.alone import alone, closest_reason
 from kst_match.solve.calls import assign_calls, insert_calls
 from kst_match.solve.places import Places
-from kst_match.solve.routing import Job, Timed, solve_routes
+from kst_match.solve.routing import Job, Timed, solve_routes_best
 from kst_match.solve.vehicles import Vehicle
 from kst_match.triage import Triage, triage
 
@@ -45,13 +45,14 @@ def solve_day(
     hint: dict[str, list[tuple[StopKind, str]]] | None = None,
     progress: Progress | None = None,
     tri: Triage | None = None,
+    workers: int = 1,
 ) -> DaySolution:
     """Plan ``day.needs`` over ``vehicles``.
 
     ``keep``: need -> volunteer it had before (a re-plan keeps it there where it can);
     ``used``: partner capacity already spent today; ``exclude``: needs not to plan, with why;
     ``tri``: triage already made for a larger day this one is part of (its capacity shared out
-    across the whole day).
+    across the whole day); ``workers``: processes the routing search may use.
     """
     say = progress or (lambda _msg: None)
     keep = keep or {}
@@ -108,7 +109,9 @@ def solve_day(
     route_limit = time_limit_s * (0.75 if has_calls else 1.0)
     say(f"routing {len(routed)} deliveries and visits over {len(vehicles)} volunteers")
     began = time.perf_counter()
-    routing = solve_routes(day, routed, vehicles, places, route_limit, together, hint)
+    routing = solve_routes_best(
+        day, routed, vehicles, places, route_limit, together, hint, workers=workers
+    )
     routes = routing.routes
     served_by = {
         s.need: vid

@@ -89,15 +89,21 @@ def solve(
     if len([g for g in groups.values() if g[0]]) < 2:
         places = places_for(travel, day, day.needs, vehicles)
         whole = solve_day(
-            day, vehicles, places, time_limit_s * WHOLE_SHARE, progress=progress, tri=tri
+            day,
+            vehicles,
+            places,
+            time_limit_s * WHOLE_SHARE,
+            progress=progress,
+            tri=tri,
+            workers=_workers(travel, workers),
         )
         if Reason.crowded_out not in whole.unserved.values():
             return whole
         say("making room for the needs crowded out")
         left = max(0.5, time_limit_s - (time.perf_counter() - began))
-        return _repair(day, vehicles, travel, whole, tri, left, progress)
+        return _repair(day, vehicles, travel, whole, tri, left, progress, _workers(travel, workers))
 
-    workers = workers or min(len(groups), os.cpu_count() or 1)
+    workers = _workers(travel, workers)
     total = sum(len(needs) for needs, _ in groups.values())
     tasks = [
         (
@@ -112,9 +118,7 @@ def solve(
         if needs
     ]
     say(f"solving {len(tasks)} neighbourhoods side by side")
-    # Worker processes only for models that travel cheaply between processes; a street network
-    # already spreads its shortest paths over the cores.
-    if workers > 1 and isinstance(travel, RoadEstimate):
+    if workers > 1:
         with ProcessPoolExecutor(max_workers=workers) as pool:
             parts = list(pool.map(_solve_area, tasks))
     else:
@@ -125,7 +129,15 @@ def solve(
         merged.routes.setdefault(v.id, [])
     left = max(1.0, time_limit_s - (time.perf_counter() - began))
     say("repairing across neighbourhood borders")
-    return _repair(day, vehicles, travel, merged, tri, left, progress)
+    return _repair(day, vehicles, travel, merged, tri, left, progress, workers)
+
+
+def _workers(travel: TravelModel, asked: int | None) -> int:
+    """Worker processes for the searches: the cores, for a travel model that moves cheaply
+    between processes (a street network already spreads its shortest paths over the cores)."""
+    if not isinstance(travel, RoadEstimate):
+        return 1
+    return asked or os.cpu_count() or 1
 
 
 def _by_area(day: Day, vehicles: Sequence[Vehicle]) -> dict[str, tuple[list[Need], list[Vehicle]]]:
@@ -217,6 +229,7 @@ def _repair(
     tri: Triage,
     time_limit_s: float,
     progress: Progress | None,
+    workers: int = 1,
 ) -> DaySolution:
     """Offer the needs areas left unserved to the nearest able volunteers anywhere, a batch of
     at most ``REPAIR_NEEDS`` at a time, nearby needs together."""
@@ -229,7 +242,7 @@ def _repair(
     by_id = {v.id: v for v in vehicles}
     for k, batch in enumerate(batches):
         limit = max(0.5, (deadline - time.perf_counter()) / (len(batches) - k))
-        _repair_batch(day, by_id, travel, merged, tri, batch, limit, progress)
+        _repair_batch(day, by_id, travel, merged, tri, batch, limit, progress, workers)
     merged.stats["repair_needs"] = len(open_needs)
     # Empty days of vehicles that never got work are not routes.
     for vid, stops in list(merged.routes.items()):
@@ -270,6 +283,7 @@ def _repair_batch(
     batch: list[Need],
     time_limit_s: float,
     progress: Progress | None,
+    workers: int,
 ) -> None:
     chosen: set[str] = set()
     scarce: set[str] = set()
@@ -306,7 +320,9 @@ def _repair_batch(
     fleet = [by_id[vid] for vid in sorted(chosen)]
     keep = {n: merged.served_by[n] for n in theirs}
     sub_places = places_for(travel, day, needs, fleet)
-    fixed = solve_day(sub, fleet, sub_places, time_limit_s, keep=keep, progress=progress, tri=tri)
+    fixed = solve_day(
+        sub, fleet, sub_places, time_limit_s, keep=keep, progress=progress, tri=tri, workers=workers
+    )
     merged.stats["repair_routing_time_s"] = round(
         float(merged.stats.get("repair_routing_time_s", 0)) + float(fixed.stats["routing_time_s"]),
         3,

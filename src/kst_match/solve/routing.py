@@ -14,6 +14,7 @@ from __future__ import annotations
 import itertools
 import time
 from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -26,6 +27,7 @@ from kst_match.solve.places import Places
 from kst_match.solve.vehicles import Vehicle
 
 HORIZON_S = 24 * 3600
+NO_SOLUTION = 2**62  # the objective reported when the search found nothing
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,11 @@ class Timed:
     distance_m: float = 0.0
 
 
+# Two first-solution strategies that win on different days (neither dominates on generated
+# days): with two cores, both run side by side and the better routes are kept.
+FIRST_SOLUTIONS = ("PARALLEL_CHEAPEST_INSERTION", "LOCAL_CHEAPEST_COST_INSERTION")
+
+
 @dataclass(frozen=True)
 class RoutingResult:
     routes: dict[str, list[Timed]]  # every vehicle, empty routes (start, end) included
@@ -73,10 +80,12 @@ def solve_routes(
     time_limit_s: float = 5.0,
     together: Sequence[Sequence[str]] = (),
     hint: dict[str, list[tuple[StopKind, str]]] | None = None,
+    first: str = "PARALLEL_CHEAPEST_INSERTION",
 ) -> RoutingResult:
     """Route ``jobs`` over ``vehicles``; ``together`` lists groups of needs (one resident's)
     preferred on one volunteer; ``hint`` gives starting routes (vehicle id -> (stop kind, need
-    id) in order, e.g. this morning's plan)."""
+    id) in order, e.g. this morning's plan); ``first`` names OR-Tools' first-solution
+    strategy."""
     began = time.perf_counter()
     n_vehicles = len(vehicles)
     # Node layout: for each vehicle a start and an end node, then the jobs' nodes.
@@ -200,7 +209,7 @@ def solve_routes(
             routing.AddDisjunction([d], penalty)
     _add_preferences(routing, jobs, job_nodes, vehicles, len(node_place), together)
 
-    params = _search_parameters(time_limit_s)
+    params = _search_parameters(time_limit_s, first)
 
     solution = None
     hinted = False
@@ -247,18 +256,42 @@ def solve_routes(
     return RoutingResult(
         routes=routes,
         served=frozenset(served),
-        objective=solution.ObjectiveValue() if solution is not None else 0,
+        objective=solution.ObjectiveValue() if solution is not None else NO_SOLUTION,
         solve_time_s=elapsed,
         status=status,
     )
 
 
-def _search_parameters(time_limit_s: float) -> pywrapcp.RoutingSearchParameters:
-    """Parallel cheapest insertion, then guided local search until the time limit."""
+def solve_routes_best(
+    day: Day,
+    jobs: Sequence[Job],
+    vehicles: Sequence[Vehicle],
+    places: Places,
+    time_limit_s: float = 5.0,
+    together: Sequence[Sequence[str]] = (),
+    hint: dict[str, list[tuple[StopKind, str]]] | None = None,
+    workers: int = 1,
+) -> RoutingResult:
+    """``solve_routes`` with each of ``FIRST_SOLUTIONS`` side by side in worker processes (as
+    many as ``workers`` allows), keeping the result of least cost; one strategy with one
+    worker."""
+    strategies = FIRST_SOLUTIONS[: max(1, workers)]
+    if len(strategies) == 1 or hint:
+        return solve_routes(day, jobs, vehicles, places, time_limit_s, together, hint)
+    args = (day, jobs, vehicles, places, time_limit_s, together, hint)
+    with ProcessPoolExecutor(max_workers=len(strategies)) as pool:
+        results = list(pool.map(_solve_with, [(*args, s) for s in strategies]))
+    return min(results, key=lambda r: r.objective)
+
+
+def _solve_with(args: tuple) -> RoutingResult:  # type: ignore[type-arg]
+    return solve_routes(*args)
+
+
+def _search_parameters(time_limit_s: float, first: str) -> pywrapcp.RoutingSearchParameters:
+    """A first solution by the ``first`` strategy, then guided local search until the limit."""
     params = pywrapcp.DefaultRoutingSearchParameters()
-    params.first_solution_strategy = (
-        routing_enums_pb2.FirstSolutionStrategy.PARALLEL_CHEAPEST_INSERTION
-    )
+    params.first_solution_strategy = getattr(routing_enums_pb2.FirstSolutionStrategy, first)
     params.local_search_metaheuristic = (
         routing_enums_pb2.LocalSearchMetaheuristic.GUIDED_LOCAL_SEARCH
     )
