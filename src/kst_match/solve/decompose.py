@@ -129,7 +129,8 @@ def solve(
         merged.routes.setdefault(v.id, [])
     left = max(1.0, time_limit_s - (time.perf_counter() - began))
     say("repairing across neighbourhood borders")
-    return _repair(day, vehicles, travel, merged, tri, left, progress, workers)
+    # Repair batches are small and many: a second process per batch costs more than it finds.
+    return _repair(day, vehicles, travel, merged, tri, left, progress)
 
 
 def _workers(travel: TravelModel, asked: int | None) -> int:
