@@ -12,6 +12,7 @@ from kst_match.model import Day, Reason
 from kst_match.paths import DEFAULT_DAY_DIR
 from kst_match.plan import make_plan
 from kst_match.solve.day import solve_day
+from kst_match.solve.places import Places
 from kst_match.solve.vehicles import Vehicle, fresh_vehicles
 from kst_match.triage import triage
 from tests.test_plan import DATE, FOODBANK, HUB, PHARMACY, need, volunteer
@@ -72,7 +73,7 @@ def test_repair_moves_a_scarce_volunteers_work_to_make_room() -> None:
     )
     vehicles = fresh_vehicles(day)
     tri = triage(day)
-    places = decompose.places_for(TRAVEL, day, day.needs, vehicles)
+    places = Places.of(TRAVEL, day, day.needs, vehicles)
     # A day planned as if the check had come last: the nearest volunteer took both parcels.
     first = solve_day(day, vehicles, places, 0.3, exclude={"check": Reason.crowded_out}, tri=tri)
     assert first.served_by == {"p1": "scarce", "p2": "scarce"}

@@ -56,21 +56,6 @@ RULE_REASONS = frozenset(
 )
 
 
-def places_for(
-    travel: TravelModel, day: Day, needs: Sequence[Need], vehicles: Sequence[Vehicle]
-) -> Places:
-    """Places of some needs and vehicles, with every site (deliveries collect anywhere)."""
-    places = Places(travel)
-    for v in vehicles:
-        places.add(v.start)
-        places.add(v.end)
-    for s in day.sites:
-        places.add((s.lon, s.lat))
-    for n in needs:
-        places.add((n.lon, n.lat))
-    return places
-
-
 def solve(
     day: Day,
     vehicles: Sequence[Vehicle],
@@ -87,7 +72,7 @@ def solve(
     say("triage")
     tri = triage(day)
     if len([g for g in groups.values() if g[0]]) < 2:
-        places = places_for(travel, day, day.needs, vehicles)
+        places = Places.of(travel, day, day.needs, vehicles)
         whole = solve_day(
             day,
             vehicles,
@@ -205,7 +190,7 @@ def _split(needs: list[Need], vehicles: list[Vehicle]) -> list[tuple[list[Need],
 
 def _solve_area(task: tuple[Day, list[Vehicle], TravelModel, float, Triage]) -> DaySolution:
     day, vehicles, travel, limit, tri = task
-    places = places_for(travel, day, day.needs, vehicles)
+    places = Places.of(travel, day, day.needs, vehicles)
     return solve_day(day, vehicles, places, max(0.5, limit), tri=tri)
 
 
@@ -257,7 +242,7 @@ def _able(
 ) -> dict[str, tuple[list[str], list[Reason]]]:
     """For each need: the volunteers able to serve it alone, nearest first, and the reasons of
     the qualified others."""
-    places = places_for(travel, day, needs, list(by_id.values()))
+    places = Places.of(travel, day, needs, list(by_id.values()))
     result: dict[str, tuple[list[str], list[Reason]]] = {}
     for need in needs:
         site = day.site(need.site) if need.site else None
@@ -320,7 +305,7 @@ def _repair_batch(
     sub = day.model_copy(update={"needs": tuple(needs)})
     fleet = [by_id[vid] for vid in sorted(chosen)]
     keep = {n: merged.served_by[n] for n in theirs}
-    sub_places = places_for(travel, day, needs, fleet)
+    sub_places = Places.of(travel, day, needs, fleet)
     fixed = solve_day(
         sub, fleet, sub_places, time_limit_s, keep=keep, progress=progress, tri=tri, workers=workers
     )

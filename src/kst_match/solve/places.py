@@ -7,7 +7,8 @@ from collections.abc import Iterable
 import numpy as np
 
 from kst_match.geo.travel import LonLat, Matrix, TravelModel
-from kst_match.model import Day, Transport
+from kst_match.model import Day, Need, Transport
+from kst_match.solve.vehicles import Vehicle, fresh_vehicles
 
 
 class Places:
@@ -25,15 +26,25 @@ class Places:
             self.add(p)
 
     @classmethod
-    def of_day(cls, day: Day, travel: TravelModel) -> Places:
+    def of(
+        cls, travel: TravelModel, day: Day, needs: Iterable[Need], vehicles: Iterable[Vehicle]
+    ) -> Places:
+        """Places of some needs and vehicles (start and end), with every site of the day
+        (deliveries collect anywhere)."""
         places = cls(travel)
-        for v in day.volunteers:
-            places.add((v.lon, v.lat))
+        for v in vehicles:
+            places.add(v.start)
+            places.add(v.end)
         for s in day.sites:
             places.add((s.lon, s.lat))
-        for n in day.needs:
+        for n in needs:
             places.add((n.lon, n.lat))
         return places
+
+    @classmethod
+    def of_day(cls, day: Day, travel: TravelModel) -> Places:
+        """Places of the whole day: every volunteer's home, site and need."""
+        return cls.of(travel, day, day.needs, fresh_vehicles(day))
 
     def add(self, point: LonLat) -> int:
         key = (float(point[0]), float(point[1]))
