@@ -208,6 +208,7 @@ class Reason(StrEnum):
     too_far = "too_far"
     no_capacity = "no_capacity"
     crowded_out = "crowded_out"
+    not_planned_in_time = "not_planned_in_time"
     volunteer_unavailable = "volunteer_unavailable"
 
 
@@ -221,8 +222,12 @@ REASON_TEXT: dict[Reason, str] = {
     Reason.too_far: "It is beyond every suitable volunteer's travel limit.",
     Reason.no_capacity: "The load is more than any suitable volunteer can carry.",
     Reason.crowded_out: (
-        "A volunteer could serve it alone, but every suitable volunteer's day was full with"
-        " needs of equal or higher priority."
+        "A volunteer could serve it alone, but it fits into no suitable volunteer's day as"
+        " planned, and no partner with room could take it instead."
+    ),
+    Reason.not_planned_in_time: (
+        "A volunteer could serve it alone, but the search stopped on its time limit before"
+        " making room for it; a longer time limit may serve it."
     ),
     Reason.volunteer_unavailable: "Its volunteer dropped out and no one else could take it.",
 }
@@ -438,6 +443,13 @@ class Stop(BaseModel):
     arrival: Clock
     start: Clock = Field(description="service starts (after any wait)")
     departure: Clock
+    arrival_s: float | None = Field(
+        default=None, description="arrival, exact seconds after midnight (arrival is this, floored)"
+    )
+    start_s: float | None = Field(default=None, description="start, exact seconds after midnight")
+    departure_s: float | None = Field(
+        default=None, description="departure, exact seconds after midnight"
+    )
     load: int = Field(default=0, description="load carried on leaving the stop")
     travel_s: float = Field(default=0, description="travel from the previous stop, seconds")
     distance_m: float = Field(default=0, description="distance from the previous stop, metres")
@@ -488,6 +500,9 @@ class Plan(BaseModel):
     date: dt.date
     version: int = 1
     travel_model: str
+    onboard_limit_min: int = Field(
+        default=120, description="goods' longest time on board, collection start to delivery"
+    )
     assignments: list[Assignment]
     routes: list[Route]
     unserved: list[Unserved]

@@ -23,8 +23,12 @@ from kst_match.model import (
 )
 from kst_match.solve.day import DaySolution, Progress
 from kst_match.solve.decompose import solve
-from kst_match.solve.routing import Timed
+from kst_match.solve.stop import MaxRuntime, StoppingCriterion
+from kst_match.solve.timed import Timed
 from kst_match.solve.vehicles import fresh_vehicles
+
+DEFAULT_STOP = MaxRuntime(5.0)
+ONBOARD_LIMIT_MIN = 120  # goods' longest time on board by default, minutes
 
 
 def default_travel() -> TravelModel:
@@ -34,15 +38,30 @@ def default_travel() -> TravelModel:
 def make_plan(
     day: Day,
     travel: TravelModel | None = None,
-    time_limit_s: float = 5.0,
+    stop: StoppingCriterion = DEFAULT_STOP,
     progress: Progress | None = None,
+    onboard_limit_min: int = ONBOARD_LIMIT_MIN,
+    workers: int | None = None,
 ) -> Plan:
     """Plan a whole day: every need assigned (partner, volunteer, order, times) or unserved
-    with its reason; ``time_limit_s`` bounds the solver's search."""
+    with its reason. A complete first solution is always built; ``stop`` says when the
+    search stops improving it (``kst_match.solve.stop``); ``onboard_limit_min`` bounds goods'
+    time on board; ``workers``: processes (default: the usable cores)."""
     began = time.perf_counter()
     travel = travel or default_travel()
-    solution = solve(day, fresh_vehicles(day), travel, time_limit_s, progress=progress)
-    return build_plan(day, solution, travel, began=began)
+    solution = solve(
+        day,
+        fresh_vehicles(day),
+        travel,
+        stop,
+        progress=progress,
+        workers=workers,
+        onboard_limit_s=onboard_limit_min * 60,
+    )
+    solution.stats["stopping_rule"] = str(stop)
+    plan = build_plan(day, solution, travel, began=began)
+    plan.onboard_limit_min = onboard_limit_min
+    return plan
 
 
 def build_plan(
@@ -93,7 +112,9 @@ def build_plan(
         assignments.append(
             Assignment(
                 need=need_id,
-                partner=partners.get(need_id) or solution.triage.partner_for(need, volunteer),
+                partner=partners.get(need_id)
+                or solution.partner_of.get(need_id)
+                or solution.triage.partner_for(need, volunteer),
                 volunteer=vid,
                 start=starts[need_id],
                 continuity=need.previous_volunteer == vid,
@@ -117,8 +138,7 @@ def build_plan(
 
 
 def _stop(t: Timed) -> Stop:
-    # Whole minutes, rounded down: arrival and start never move before the true time by more
-    # than a minute, and windows stay met.
+    # Exact seconds, and the same as whole minutes rounded down for people to read.
     return Stop(
         kind=t.kind,
         need=t.need,
@@ -128,6 +148,9 @@ def _stop(t: Timed) -> Stop:
         arrival=math.floor(t.arrival / 60),
         start=math.floor(t.start / 60),
         departure=math.floor(t.departure / 60),
+        arrival_s=t.arrival,
+        start_s=t.start,
+        departure_s=t.departure,
         load=t.load,
         travel_s=round(t.travel_s, 1),
         distance_m=round(t.distance_m, 1),
@@ -173,6 +196,7 @@ def kpis(
     travel = {r.volunteer: round(r.travel_s / 60, 1) for r in plan.routes}
     with_previous = [n for n in day.needs if n.previous_volunteer]
     available = {v.id for v in day.volunteers}
+    residents = {n.resident for n in with_previous}
     return {
         "needs": len(day.needs),
         "served": len(plan.assignments),
@@ -191,7 +215,8 @@ def kpis(
             "stdev": round(statistics.pstdev(tasks), 2) if tasks else 0,
         },
         "continuity": {
-            "residents_with_previous_volunteer": len(with_previous),
+            "residents_with_previous_volunteer": len(residents),
+            "needs_with_previous_volunteer": len(with_previous),
             "previous_volunteer_available": sum(
                 1 for n in with_previous if n.previous_volunteer in available
             ),

@@ -1,26 +1,25 @@
 """Who may serve what: the partners and volunteers eligible for each need.
 
-Triage looks only at the rules (service offered, ward covered, skills, language, partner
-capacity); time and distance are the solver's business. Partner capacity is shared out here,
-before the solve, so that the solver never has to count across volunteers: a partner whose
-possible demand for a service fits its capacity imposes nothing; one whose capacity binds has
-its places handed out in priority order (urgent first, then the needs with fewest other
-options), so capacity is never exceeded whatever the solver then chooses.
+Triage looks only at the rules (service offered, ward covered, skills, language); time and
+distance are the solver's business, and so is partner capacity: every partner able to take a
+need stays a candidate, and the places are given out over the plan as it is found
+(``kst_match.solve.partners``), so that no need holds a place it cannot use.
 """
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import defaultdict
 from dataclasses import dataclass, field
 
-from kst_match.model import PRIORITY_ORDER, Day, Need, Reason, ServiceKind, Volunteer
+from kst_match.model import Day, Need, Reason, Volunteer
 
 
 @dataclass(frozen=True)
 class Triage:
     """The outcome of triage for one day.
 
-    ``partners[n]``: the partners that may take need ``n`` (capacity already shared out);
+    ``partners[n]``: the partners that may take need ``n`` (they offer its kind, cover its ward
+    and have a volunteer qualified for it), in the order of the day's partners;
     ``volunteers[n]``: the volunteers that may serve it (skills, language, partner), best first;
     ``rejected[n]``: the reason a need cannot be served at all, found by the rules alone.
     """
@@ -44,13 +43,8 @@ def qualified(need: Need, volunteer: Volunteer) -> bool:
     return not need.language_required or volunteer.speaks(need.language)
 
 
-def triage(day: Day, used: Counter[tuple[str, ServiceKind]] | None = None) -> Triage:
-    """Eligible partners and volunteers for every need of the day.
-
-    ``used`` counts capacity already consumed today per (partner, kind), e.g. by needs served
-    before a re-plan; it is subtracted from each partner's daily capacity.
-    """
-    used = used or Counter()
+def triage(day: Day) -> Triage:
+    """Eligible partners and volunteers for every need of the day."""
     offering: dict[str, list[str]] = {}
     rejected: dict[str, Reason] = {}
     for need in day.needs:
@@ -80,47 +74,14 @@ def triage(day: Day, used: Counter[tuple[str, ServiceKind]] | None = None) -> Tr
             pool = [v for p in offering[need.id] for v in members[p]]
             rejected[need.id] = _unqualified_reason(need, pool)
 
-    remaining: dict[tuple[str, ServiceKind], int] = {}
-    for p in day.partners:
-        for kind, cap in p.capacity.items():
-            remaining[(p.id, kind)] = max(0, cap - used[(p.id, kind)])
-    demand = Counter((p, day.need(n).kind) for n, partners in candidates.items() for p in partners)
-    binding = {key for key, left in remaining.items() if demand[key] > left}
-
-    allowed: dict[str, list[str]] = {
-        n: [p for p in partners if (p, day.need(n).kind) not in binding]
-        for n, partners in candidates.items()
-    }
-    # Hand out binding places: first to needs with no other partner, then to everyone else,
-    # each pass in priority order and fewest options first.
-    order = sorted(
-        candidates,
-        key=lambda n: (PRIORITY_ORDER[day.need(n).priority], len(candidates[n]), n),
-    )
-    for only_if_none in (True, False):
-        for n in order:
-            if only_if_none and allowed[n]:
-                continue
-            kind = day.need(n).kind
-            for p in candidates[n]:
-                key = (p, kind)
-                if key in binding and p not in allowed[n] and remaining[key] > 0:
-                    remaining[key] -= 1
-                    allowed[n].append(p)
-                    if only_if_none:
-                        break
-    for n, partners in allowed.items():
-        if not partners and n not in rejected:
-            rejected[n] = Reason.partner_capacity
-
     volunteers: dict[str, tuple[str, ...]] = {}
     for need in day.needs:
-        partners = set(allowed.get(need.id, ()))
+        partners = set(candidates.get(need.id, ()))
         volunteers[need.id] = tuple(
             v.id for v in day.volunteers if partners & v.partners and qualified(need, v)
         )
     return Triage(
-        partners={n.id: tuple(allowed.get(n.id, ())) for n in day.needs},
+        partners={n.id: tuple(candidates.get(n.id, ())) for n in day.needs},
         volunteers=volunteers,
         rejected=rejected,
     )

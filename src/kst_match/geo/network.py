@@ -42,7 +42,6 @@ import hashlib
 import itertools
 import math
 import multiprocessing
-import os
 import tempfile
 import threading
 from collections.abc import Iterator, Sequence
@@ -57,6 +56,7 @@ from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import connected_components, dijkstra
 from scipy.spatial import cKDTree
 
+from kst_match.cores import usable_cores
 from kst_match.geo.travel import (
     DEFAULT_PROFILES,
     EARTH_RADIUS_M,
@@ -237,7 +237,7 @@ class StreetNetwork:
         self.lonlat = lonlat
         self._geometries = geometries
         self.modes = modes
-        self.workers = max(1, workers or _cpu_count())
+        self.workers = max(1, workers or usable_cores())
         self.max_snap_m = max_snap_m
         self._fingerprint: str | None = None
 
@@ -584,13 +584,6 @@ def _reset_pool() -> None:
         if _POOL is not None:
             _POOL.shutdown(wait=False, cancel_futures=True)
         _POOL, _POOL_SIZE = None, 0
-
-
-def _cpu_count() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
 
 
 def _walk_back(pred: np.ndarray, source: int, target: int) -> list[int]:

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from kst_match.model import Need, Reason, Site
 from kst_match.solve.places import Places
+from kst_match.solve.schedule import COLLECT_S
 from kst_match.solve.vehicles import Vehicle
-
-COLLECT_S = 180  # seconds at a site to collect one need's goods
 
 # How far a volunteer got, best last: the reason of the furthest one explains an impossible need.
 _PROGRESS = (Reason.no_capacity, Reason.no_time, Reason.too_far)
@@ -21,14 +20,15 @@ def alone(need: Need, vehicle: Vehicle, places: Places, site: Site | None) -> Re
     """``None`` if ``vehicle`` can serve ``need`` alone, else the first rule it breaks.
 
     Checks, in order: carrying capacity, the time window within the shift (travelling from the
-    vehicle's start via the collection site, inside the site's hours, and back by the shift's
-    end), then the travel limit.
+    vehicle's start via the collection site, handled inside the site's hours, the service ending
+    inside the window, and back by the shift's end), then the travel limit. The collection can
+    always wait until just before the delivery, so the on-board limit never binds here.
     """
     if vehicle.tasks_left < 1:
         return Reason.no_time
     if need.kind.is_call:
         start = max(need.window_start * 60, vehicle.start_s)
-        latest = min(need.window_end * 60, vehicle.end_s - need.duration * 60)
+        latest = min(need.window_end * 60, vehicle.end_s) - need.duration * 60
         return None if start <= latest else Reason.no_time
     if need.load > vehicle.volunteer.capacity:
         return Reason.no_capacity
@@ -42,7 +42,7 @@ def alone(need: Need, vehicle: Vehicle, places: Places, site: Site | None) -> Re
         s = places[(site.lon, site.lat)]
         leg = places.seconds(mode, here, s)
         t = max(t + leg, site.opens * 60)
-        if t > site.closes * 60:
+        if t + COLLECT_S > site.closes * 60:
             return Reason.no_time
         t += COLLECT_S
         travelled += leg
@@ -50,7 +50,7 @@ def alone(need: Need, vehicle: Vehicle, places: Places, site: Site | None) -> Re
     leg = places.seconds(mode, here, to)
     t = max(t + leg, need.window_start * 60)
     travelled += leg
-    if t > need.window_end * 60:
+    if t + need.duration * 60 > need.window_end * 60:
         return Reason.no_time
     back = places.seconds(mode, to, home)
     if t + need.duration * 60 + back > vehicle.end_s:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import time
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -19,10 +20,17 @@ from ortools.sat.python import cp_model
 
 from kst_match.model import Day, StopKind
 from kst_match.solve import weights
-from kst_match.solve.routing import Job, Timed
+from kst_match.solve.places import Places
+from kst_match.solve.routing import Job
+from kst_match.solve.schedule import ONBOARD_LIMIT_S, timetable
+from kst_match.solve.stop import StoppingCriterion
+from kst_match.solve.timed import Timed
 from kst_match.solve.vehicles import Vehicle
 
 MAX_VOLUNTEERS_PER_CALL = 25  # candidates kept per call: enough choice, a small model
+# CP-SAT's own deterministic work limit (about a second of search on a typical core): with one
+# worker it makes the calls' assignment the same on any machine.
+CALLS_DETERMINISTIC_LIMIT = 5.0
 
 
 @dataclass(frozen=True)
@@ -54,12 +62,14 @@ def assign_calls(
     jobs: Sequence[Job],
     vehicles: Sequence[Vehicle],
     routes: dict[str, list[Timed]],
-    time_limit_s: float = 2.0,
+    stop: StoppingCriterion,
+    clock: float,
     together: dict[str, dict[int, int]] | None = None,
 ) -> CallsResult:
     """Place call jobs in volunteers' free time (``routes`` has every vehicle, empty or not).
-    ``together``: need id -> {vehicle: bonus} for
-    volunteers already serving the same resident on their route."""
+    ``together``: need id -> {vehicle: bonus} for volunteers already serving the same resident
+    on their route. CP-SAT runs on one worker with a deterministic work limit, and with the
+    rule's wall time left when the rule has one."""
     together = together or {}
     model = cp_model.CpModel()
     gaps = {i: _gaps(routes[v.id], v) for i, v in enumerate(vehicles)}
@@ -78,7 +88,8 @@ def assign_calls(
         for i in ranked[:MAX_VOLUNTEERS_PER_CALL]:
             for _, ready, latest in gaps[i]:
                 lo = math.ceil(max(ready, need.window_start * 60) / 60)
-                hi = math.floor(min(latest - need.duration * 60, need.window_end * 60) / 60)
+                # The call ends inside the window and before the volunteer must leave.
+                hi = math.floor((min(latest, need.window_end * 60) - need.duration * 60) / 60)
                 if lo > hi:
                     continue
                 present = model.new_bool_var(f"{need.id}@{i}")
@@ -101,8 +112,11 @@ def assign_calls(
     model.maximize(sum(value_terms) - weights.BALANCE_PER_TASK * busiest)
 
     solver = cp_model.CpSolver()
-    solver.parameters.max_time_in_seconds = max(0.1, time_limit_s)
-    solver.parameters.num_workers = 2
+    solver.parameters.max_deterministic_time = CALLS_DETERMINISTIC_LIMIT
+    if stop.seconds is not None:
+        left = stop.seconds - (time.monotonic() - clock)
+        solver.parameters.max_time_in_seconds = max(0.2, left)
+    solver.parameters.num_workers = 1
     solver.parameters.random_seed = 0
     status = solver.solve(model)
     placed: dict[str, tuple[int, float]] = {}
@@ -122,49 +136,30 @@ def insert_calls(
     vehicles: Sequence[Vehicle],
     routes: dict[str, list[Timed]],
     placed: dict[str, tuple[int, float]],
+    places: Places,
+    onboard_limit_s: float = ONBOARD_LIMIT_S,
 ) -> dict[str, list[Timed]]:
-    """Routes with the placed calls as stops, each made from where the volunteer is."""
+    """Routes with the placed calls as stops, each made from where the volunteer is, in the
+    gap CP-SAT chose, and the whole route timed again (a call that no longer fits is left
+    out; the final insertion pass tries it again)."""
     by_vehicle: dict[int, list[tuple[float, str]]] = defaultdict(list)
     for need_id, (i, start) in placed.items():
         by_vehicle[i].append((start, need_id))
     result = dict(routes)
     for i, calls in by_vehicle.items():
         v = vehicles[i]
-        route = [Timed(**vars(s)) for s in routes[v.id]]
-        gaps = _gaps(routes[v.id], v)
-        out: list[Timed] = []
-        pending = sorted(calls)
-        gap_after = {}
-        for start, need_id in pending:
+        route = routes[v.id]
+        gaps = _gaps(route, v)
+        after: dict[int, list[str]] = defaultdict(list)
+        for start, need_id in sorted(calls):
             # the gap holding this start (gaps are disjoint and ordered)
-            after = next(g for g, lo, hi in gaps if lo <= start <= hi)
-            gap_after.setdefault(after, []).append((start, need_id))
+            k = next(g for g, lo, hi in gaps if lo <= start <= hi)
+            after[k].append(need_id)
+        out: list[Timed] = []
         for k, stop in enumerate(route):
-            out.append(stop)
-            if k not in gap_after:
-                continue
-            if stop.kind is StopKind.start:
-                # The day begins with the first call, made from home before setting out.
-                stop.arrival = stop.start = stop.departure = gap_after[k][0][0]
-            ready = stop.departure
-            for start, need_id in gap_after[k]:
-                need = day.need(need_id)
-                call = Timed(
-                    kind=StopKind.call,
-                    place=stop.place,
-                    lon=stop.lon,
-                    lat=stop.lat,
-                    need=need_id,
-                    arrival=ready,
-                    start=start,
-                    departure=start + need.duration * 60,
-                    load=stop.load,
-                )
-                out.append(call)
-                ready = call.departure
-            nxt = route[k + 1]
-            nxt.arrival = max(nxt.arrival, ready + nxt.travel_s)
-            if nxt.kind is StopKind.end:
-                nxt.start = nxt.departure = nxt.arrival
-        result[v.id] = out
+            out.append(stop.copy())
+            for need_id in after.get(k, []):
+                out.append(Timed(StopKind.call, stop.place, stop.lon, stop.lat, need=need_id))
+        if timetable(out, v, day, places, onboard_limit_s):
+            result[v.id] = out
     return result

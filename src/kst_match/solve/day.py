@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import time
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from kst_match.model import Day, Need, Reason, ServiceKind, StopKind
+from kst_match.model import Day, Need, Reason, StopKind
 from kst_match.solve import weights
 from kst_match.solve.alone import alone, closest_reason
 from kst_match.solve.calls import assign_calls, insert_calls
 from kst_match.solve.places import Places
-from kst_match.solve.routing import Job, Timed, solve_routes_best
+from kst_match.solve.routing import Job, solve_routes_best
+from kst_match.solve.schedule import ONBOARD_LIMIT_S
+from kst_match.solve.stop import StoppingCriterion
+from kst_match.solve.timed import Timed
 from kst_match.solve.vehicles import Vehicle
 from kst_match.triage import Triage, triage
 
@@ -31,35 +34,40 @@ class DaySolution:
     served_by: dict[str, str]  # need id -> volunteer id
     unserved: dict[str, Reason]
     triage: Triage
-    stats: dict[str, float | str] = field(default_factory=dict)
+    stats: dict[str, float | int | str] = field(default_factory=dict)
+    partner_of: dict[str, str] = field(default_factory=dict)  # need id -> partner id
 
 
 def solve_day(
     day: Day,
     vehicles: Sequence[Vehicle],
     places: Places,
-    time_limit_s: float = 5.0,
+    stop: StoppingCriterion,
+    clock: float | None = None,
     keep: dict[str, str] | None = None,
-    used: Counter[tuple[str, ServiceKind]] | None = None,
     exclude: dict[str, Reason] | None = None,
     hint: dict[str, list[tuple[StopKind, str]]] | None = None,
     progress: Progress | None = None,
     tri: Triage | None = None,
     workers: int = 1,
+    onboard_limit_s: float = ONBOARD_LIMIT_S,
 ) -> DaySolution:
-    """Plan ``day.needs`` over ``vehicles``.
+    """Plan ``day.needs`` over ``vehicles``: routes first, then calls in the gaps.
 
-    ``keep``: need -> volunteer it had before (a re-plan keeps it there where it can);
-    ``used``: partner capacity already spent today; ``exclude``: needs not to plan, with why;
-    ``tri``: triage already made for a larger day this one is part of (its capacity shared out
-    across the whole day); ``workers``: processes the routing search may use.
+    ``stop``: when the routing search stops improving (a first solution is always complete);
+    ``clock``: when the plan started (``time.monotonic()``), for time rules; ``keep``: need ->
+    volunteer it had before (a re-plan keeps it there where it can); ``exclude``: needs not to
+    plan, with why; ``tri``: triage already made for a larger day this one is part of;
+    ``workers``: processes the routing search may use. Partner capacity and the final
+    reasons are settled afterwards over the whole day (``kst_match.solve.finish``).
     """
     say = progress or (lambda _msg: None)
+    clock = time.monotonic() if clock is None else clock
     keep = keep or {}
     exclude = exclude or {}
     if tri is None:
         say("triage")
-        tri = triage(day, used)
+        tri = triage(day)
     unserved: dict[str, Reason] = dict(exclude)
     index = {v.id: i for i, v in enumerate(vehicles)}
 
@@ -73,7 +81,7 @@ def solve_day(
             unserved[need.id] = tri.rejected[need.id]
             continue
         site = day.site(need.site) if need.site else None
-        if site is not None and (site.opens >= need.window_end or site.closes <= site.opens):
+        if site is not None and (site.opens >= need.window_end or site.closes <= need.window_start):
             unserved[need.id] = Reason.site_closed
             continue
         candidates = [index[v] for v in tri.volunteers[need.id] if v in index]
@@ -105,12 +113,18 @@ def solve_day(
         by_resident[job.need.resident].append(job.need.id)
     together = [ids for ids in by_resident.values() if len(ids) > 1]
 
-    has_calls = bool(calls)
-    route_limit = time_limit_s * (0.75 if has_calls else 1.0)
     say(f"routing {len(routed)} deliveries and visits over {len(vehicles)} volunteers")
-    began = time.perf_counter()
     routing = solve_routes_best(
-        day, routed, vehicles, places, route_limit, together, hint, workers=workers
+        day,
+        routed,
+        vehicles,
+        places,
+        stop,
+        together,
+        hint,
+        workers=workers,
+        clock=clock,
+        onboard_limit_s=onboard_limit_s,
     )
     routes = routing.routes
     served_by = {
@@ -119,12 +133,13 @@ def solve_day(
         for s in stops
         if s.need and s.kind in (StopKind.deliver, StopKind.visit)
     }
-    stats: dict[str, float | str] = {
+    stats: dict[str, float | int | str] = {
         "routing_status": routing.status,
         "routing_objective": routing.objective,
         "routing_time_s": round(routing.solve_time_s, 3),
+        **{f"routing_{k}": v for k, v in routing.stats.items()},
     }
-    if has_calls:
+    if calls:
         say(f"fitting {len(calls)} calls into volunteers' free time")
         # Volunteers already visiting a resident are preferred for that resident's calls.
         serving: dict[str, dict[int, int]] = defaultdict(dict)
@@ -132,11 +147,14 @@ def solve_day(
             if job.need.id in served_by:
                 serving[job.need.resident][index[served_by[job.need.id]]] = weights.TOGETHER
         bonus = {job.need.id: serving.get(job.need.resident, {}) for job in calls}
-        limit = max(0.5, time_limit_s - (time.perf_counter() - began))
-        result = assign_calls(day, calls, vehicles, routes, limit, bonus)
-        routes = insert_calls(day, vehicles, routes, result.placed)
-        for need_id, (i, _) in result.placed.items():
-            served_by[need_id] = vehicles[i].id
+        result = assign_calls(day, calls, vehicles, routes, stop, clock, bonus)
+        routes = insert_calls(day, vehicles, routes, result.placed, places, onboard_limit_s)
+        served_by = {
+            s.need: vid
+            for vid, stops in routes.items()
+            for s in stops
+            if s.need and s.kind in (StopKind.deliver, StopKind.visit, StopKind.call)
+        }
         stats.update(
             calls_status=result.status,
             calls_objective=result.objective,

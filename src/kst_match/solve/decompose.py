@@ -10,18 +10,21 @@ moving them serves more).
 
 from __future__ import annotations
 
-import os
 import time
 from collections import defaultdict
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 
+from kst_match.cores import usable_cores
 from kst_match.geo.areas import Areas
-from kst_match.geo.travel import RoadEstimate, TravelModel
-from kst_match.model import Day, Need, Reason
+from kst_match.geo.travel import TravelModel
+from kst_match.model import Day, Need, Reason, Transport
 from kst_match.solve.alone import alone, closest_reason
 from kst_match.solve.day import DaySolution, Progress, solve_day
+from kst_match.solve.finish import finish
 from kst_match.solve.places import Places
+from kst_match.solve.schedule import ONBOARD_LIMIT_S
+from kst_match.solve.stop import StoppingCriterion
 from kst_match.solve.vehicles import Vehicle
 from kst_match.solve.weights import serve_value
 from kst_match.triage import Triage, triage
@@ -31,10 +34,6 @@ from kst_match.triage import Triage, triage
 DECOMPOSE_FROM = 1000
 # Needs per area at most: a size the routing search handles well in a few seconds.
 AREA_NEEDS = 250
-# Share of the time limit for one whole problem, or for the areas; the rest is for the repair
-# (of the needs crowded out, or left by the areas).
-AREAS_SHARE = 0.6
-WHOLE_SHARE = 0.8
 # The repair works on batches of at most REPAIR_NEEDS needs, each offered to the nearest
 # REPAIR_VEHICLES_PER_NEED volunteers able to serve it, at most REPAIR_FLEET in a batch.
 REPAIR_NEEDS = 100
@@ -60,70 +59,74 @@ def solve(
     day: Day,
     vehicles: Sequence[Vehicle],
     travel: TravelModel,
-    time_limit_s: float,
+    stop: StoppingCriterion,
     progress: Progress | None = None,
     workers: int | None = None,
+    clock: float | None = None,
+    onboard_limit_s: float = ONBOARD_LIMIT_S,
 ) -> DaySolution:
     """The day's solution: one problem when small, by area when large; then the needs left
-    crowded out (or left by the areas) are offered again, with room made for them."""
+    crowded out (or left by the areas) are offered again, with room made for them; then
+    partner capacity, a final insertion pass and true reasons (``kst_match.solve.finish``).
+
+    ``stop`` rules every search; a time rule counts from ``clock`` (default: now), and each
+    area solved side by side gets its share of the wall time by its size."""
     say = progress or (lambda _msg: None)
+    clock = time.monotonic() if clock is None else clock
+    workers = workers or usable_cores()
     groups = _by_area(day, vehicles) if len(day.needs) >= DECOMPOSE_FROM else {}
-    began = time.perf_counter()
     say("triage")
     tri = triage(day)
     if len([g for g in groups.values() if g[0]]) < 2:
-        places = Places.of(travel, day, day.needs, vehicles)
-        whole = solve_day(
+        places = Places.of(travel, day, day.needs, vehicles).detached(_modes(vehicles))
+        solution = solve_day(
             day,
             vehicles,
             places,
-            time_limit_s * WHOLE_SHARE,
+            stop,
+            clock,
             progress=progress,
             tri=tri,
-            workers=_workers(travel, workers),
+            workers=workers,
+            onboard_limit_s=onboard_limit_s,
         )
-        if Reason.crowded_out not in whole.unserved.values():
-            return whole
-        say("making room for the needs crowded out")
-        left = max(0.5, time_limit_s - (time.perf_counter() - began))
-        return _repair(day, vehicles, travel, whole, tri, left, progress, _workers(travel, workers))
-
-    workers = _workers(travel, workers)
-    total = sum(len(needs) for needs, _ in groups.values())
-    tasks = [
-        (
-            day.model_copy(update={"needs": tuple(needs)}),
-            area_vehicles,
-            travel,
-            # Each area's share of the wall time, by its size, with the workers side by side.
-            time_limit_s * AREAS_SHARE * workers * len(needs) / total,
-            tri,
-        )
-        for needs, area_vehicles in groups.values()
-        if needs
-    ]
-    say(f"solving {len(tasks)} neighbourhoods side by side")
-    if workers > 1:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            parts = list(pool.map(_solve_area, tasks))
     else:
-        parts = [_solve_area(task) for task in tasks]
-    merged = _merge(parts, tri)
-    # Vehicles in no area with needs still take part in the repair, with empty days.
-    for v in vehicles:
-        merged.routes.setdefault(v.id, [])
-    left = max(1.0, time_limit_s - (time.perf_counter() - began))
-    say("repairing across neighbourhood borders")
-    # Repair batches are small and many: a second process per batch costs more than it finds.
-    return _repair(day, vehicles, travel, merged, tri, left, progress)
+        total = sum(len(needs) for needs, _ in groups.values())
+        tasks = []
+        for needs, area_vehicles in groups.values():
+            if not needs:
+                continue
+            area = day.model_copy(update={"needs": tuple(needs)})
+            places = Places.of(travel, area, needs, area_vehicles).detached(
+                _modes(area_vehicles)
+            )
+            # Each area's share of the wall time, by its size, with the workers side by side.
+            share = stop.share(min(1.0, workers * len(needs) / total))
+            tasks.append((area, area_vehicles, places, share, tri, onboard_limit_s))
+        say(f"solving {len(tasks)} neighbourhoods side by side")
+        if workers > 1:
+            with ProcessPoolExecutor(max_workers=workers) as pool:
+                parts = list(pool.map(_solve_area, tasks))
+        else:
+            parts = [_solve_area(task) for task in tasks]
+        solution = _merge(parts, tri)
+        # Vehicles in no area with needs still take part in the repair, with empty days.
+        for v in vehicles:
+            solution.routes.setdefault(v.id, [])
+    if any(r is Reason.crowded_out for r in solution.unserved.values()):
+        say("making room for the needs crowded out")
+        solution = _repair(
+            day, vehicles, travel, solution, tri, stop, clock, progress, onboard_limit_s
+        )
+    starved = stop.seconds is not None and time.monotonic() - clock >= stop.seconds
+    say("partner capacity and a last insertion pass")
+    return finish(
+        day, vehicles, travel, solution, starved=starved, onboard_limit_s=onboard_limit_s
+    )
 
 
-def _workers(travel: TravelModel, asked: int | None) -> int:
-    """Worker processes for the searches: the cores, for a travel model that moves cheaply
-    between processes (a street network already spreads its shortest paths over the cores)."""
-    if not isinstance(travel, RoadEstimate):
-        return 1
-    return asked or os.cpu_count() or 1
+def _modes(vehicles: Sequence[Vehicle]) -> set[Transport]:
+    return {v.transport for v in vehicles}
 
 
 def _by_area(day: Day, vehicles: Sequence[Vehicle]) -> dict[str, tuple[list[Need], list[Vehicle]]]:
@@ -188,10 +191,12 @@ def _split(needs: list[Need], vehicles: list[Vehicle]) -> list[tuple[list[Need],
     return list(zip(parts, fleets, strict=True))
 
 
-def _solve_area(task: tuple[Day, list[Vehicle], TravelModel, float, Triage]) -> DaySolution:
-    day, vehicles, travel, limit, tri = task
-    places = Places.of(travel, day, day.needs, vehicles)
-    return solve_day(day, vehicles, places, max(0.5, limit), tri=tri)
+def _solve_area(
+    task: tuple[Day, list[Vehicle], Places, StoppingCriterion, Triage, float],
+) -> DaySolution:
+    """One area on its own clock (in a worker process: one worker, no threads inside)."""
+    day, vehicles, places, stop, tri, onboard_limit_s = task
+    return solve_day(day, vehicles, places, stop, tri=tri, onboard_limit_s=onboard_limit_s)
 
 
 def _merge(parts: Sequence[DaySolution], tri: Triage) -> DaySolution:
@@ -213,22 +218,25 @@ def _repair(
     travel: TravelModel,
     merged: DaySolution,
     tri: Triage,
-    time_limit_s: float,
+    stop: StoppingCriterion,
+    clock: float,
     progress: Progress | None,
-    workers: int = 1,
+    onboard_limit_s: float,
 ) -> DaySolution:
-    """Offer the needs areas left unserved to the nearest able volunteers anywhere, a batch of
-    at most ``REPAIR_NEEDS`` at a time, nearby needs together."""
-    deadline = time.perf_counter() + time_limit_s
+    """Offer the needs left crowded out to the nearest able volunteers anywhere, a batch of
+    at most ``REPAIR_NEEDS`` at a time, nearby needs together. Each batch builds a complete
+    first solution whatever the time; its improvement stops by the plan's rule (a time rule
+    that has run out leaves only the first solution)."""
     open_needs = sorted(
         (day.need(n) for n, reason in merged.unserved.items() if reason not in RULE_REASONS),
         key=lambda n: (n.ward or "", n.lon, n.lat),
     )
     batches = [open_needs[i : i + REPAIR_NEEDS] for i in range(0, len(open_needs), REPAIR_NEEDS)]
     by_id = {v.id: v for v in vehicles}
-    for k, batch in enumerate(batches):
-        limit = max(0.5, (deadline - time.perf_counter()) / (len(batches) - k))
-        _repair_batch(day, by_id, travel, merged, tri, batch, limit, progress, workers)
+    for batch in batches:
+        _repair_batch(
+            day, by_id, travel, merged, tri, batch, stop, clock, progress, onboard_limit_s
+        )
     merged.stats["repair_needs"] = len(open_needs)
     # Empty days of vehicles that never got work are not routes.
     for vid, stops in list(merged.routes.items()):
@@ -267,9 +275,10 @@ def _repair_batch(
     merged: DaySolution,
     tri: Triage,
     batch: list[Need],
-    time_limit_s: float,
+    stop: StoppingCriterion,
+    clock: float,
     progress: Progress | None,
-    workers: int,
+    onboard_limit_s: float,
 ) -> None:
     chosen: set[str] = set()
     scarce: set[str] = set()
@@ -307,7 +316,15 @@ def _repair_batch(
     keep = {n: merged.served_by[n] for n in theirs}
     sub_places = Places.of(travel, day, needs, fleet)
     fixed = solve_day(
-        sub, fleet, sub_places, time_limit_s, keep=keep, progress=progress, tri=tri, workers=workers
+        sub,
+        fleet,
+        sub_places,
+        stop,
+        clock,
+        keep=keep,
+        progress=progress,
+        tri=tri,
+        onboard_limit_s=onboard_limit_s,
     )
     merged.stats["repair_routing_time_s"] = round(
         float(merged.stats.get("repair_routing_time_s", 0)) + float(fixed.stats["routing_time_s"]),

@@ -64,6 +64,17 @@ class Places:
     def points(self) -> np.ndarray:
         return np.array(list(self._index), dtype=float).reshape(-1, 2)
 
+    def detached(self, modes: Iterable[Transport]) -> Places:
+        """These places with the matrices of ``modes`` computed now and the travel model let
+        go, so they travel cheaply to worker processes (a street network stays here)."""
+        for mode in modes:
+            self.matrix(mode)
+        out = Places.__new__(Places)
+        out.travel = None  # type: ignore[assignment]
+        out._index = self._index
+        out._matrices = dict(self._matrices)
+        return out
+
     def matrix(self, mode: Transport) -> Matrix:
         mode = Transport(mode)
         if mode not in self._matrices:

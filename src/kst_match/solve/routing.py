@@ -11,7 +11,6 @@ drop penalty by priority, so an impossible day still yields the best partial pla
 
 from __future__ import annotations
 
-import itertools
 import time
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -22,8 +21,10 @@ from ortools.constraint_solver import pywrapcp, routing_enums_pb2
 
 from kst_match.model import Day, Need, StopKind, Transport
 from kst_match.solve import weights
-from kst_match.solve.alone import COLLECT_S
 from kst_match.solve.places import Places
+from kst_match.solve.schedule import COLLECT_S, ONBOARD_LIMIT_S, timetable
+from kst_match.solve.stop import Progress, StoppingCriterion, fired_rule
+from kst_match.solve.timed import Timed
 from kst_match.solve.vehicles import Vehicle
 
 HORIZON_S = 24 * 3600
@@ -40,24 +41,6 @@ class Job:
     prefer: dict[int, int] = field(default_factory=dict)
 
 
-@dataclass
-class Timed:
-    """A stop of a route, timed in seconds after midnight; travel is from the previous stop."""
-
-    kind: StopKind
-    place: int  # index into the solve's ``Places``
-    lon: float
-    lat: float
-    need: str | None = None
-    site: str | None = None
-    arrival: float = 0.0
-    start: float = 0.0
-    departure: float = 0.0
-    load: int = 0
-    travel_s: float = 0.0
-    distance_m: float = 0.0
-
-
 # Two first-solution strategies that win on different days (neither dominates on generated
 # days): with two cores, both run side by side and the better routes are kept.
 FIRST_SOLUTIONS = ("PARALLEL_CHEAPEST_INSERTION", "LOCAL_CHEAPEST_COST_INSERTION")
@@ -70,6 +53,7 @@ class RoutingResult:
     objective: int
     solve_time_s: float
     status: str
+    stats: dict[str, float | int | str] = field(default_factory=dict)
 
 
 def solve_routes(
@@ -77,160 +61,58 @@ def solve_routes(
     jobs: Sequence[Job],
     vehicles: Sequence[Vehicle],
     places: Places,
-    time_limit_s: float = 5.0,
+    stop: StoppingCriterion,
     together: Sequence[Sequence[str]] = (),
     hint: dict[str, list[tuple[StopKind, str]]] | None = None,
     first: str = "PARALLEL_CHEAPEST_INSERTION",
+    clock: float | None = None,
+    onboard_limit_s: float = ONBOARD_LIMIT_S,
 ) -> RoutingResult:
-    """Route ``jobs`` over ``vehicles``; ``together`` lists groups of needs (one resident's)
-    preferred on one volunteer; ``hint`` gives starting routes (vehicle id -> (stop kind, need
-    id) in order, e.g. this morning's plan); ``first`` names OR-Tools' first-solution
-    strategy."""
-    began = time.perf_counter()
-    n_vehicles = len(vehicles)
-    # Node layout: for each vehicle a start and an end node, then the jobs' nodes.
-    node_place: list[int] = []
-    node_kind: list[StopKind] = []
-    node_need: list[Need | None] = []
-    starts, ends = [], []
-    for v in vehicles:
-        starts.append(len(node_place))
-        node_place.append(places[v.start])
-        node_kind.append(StopKind.start)
-        node_need.append(None)
-        ends.append(len(node_place))
-        node_place.append(places[v.end])
-        node_kind.append(StopKind.end)
-        node_need.append(None)
-    job_nodes: list[tuple[int | None, int]] = []  # (pickup node or None, deliver/visit node)
-    for job in jobs:
-        need = job.need
-        pickup = None
-        onboard = any(need.id in vehicles[i].onboard for i in job.vehicles)
-        if need.kind.is_delivery and not onboard:
-            site = day.site(need.site)  # type: ignore[arg-type]
-            pickup = len(node_place)
-            node_place.append(places[(site.lon, site.lat)])
-            node_kind.append(StopKind.collect)
-            node_need.append(need)
-        drop = len(node_place)
-        node_place.append(places[(need.lon, need.lat)])
-        node_kind.append(StopKind.deliver if need.kind.is_delivery else StopKind.visit)
-        node_need.append(need)
-        job_nodes.append((pickup, drop))
+    """Route ``jobs`` over ``vehicles``: a complete first solution by OR-Tools' ``first``
+    strategy (or from ``hint``: vehicle id -> (stop kind, need id) in order, e.g. this
+    morning's plan), however long it takes, then guided local search until ``stop`` fires.
+    ``together`` lists groups of needs (one resident's) preferred on one volunteer; ``clock``
+    is when the plan started (``time.monotonic()``), for time limits."""
+    began = time.monotonic()
+    clock = began if clock is None else clock
+    model = _Model(day, jobs, vehicles, places, together, onboard_limit_s)
+    routing, manager = model.routing, model.manager
 
-    manager = pywrapcp.RoutingIndexManager(len(node_place), n_vehicles, starts, ends)
-    routing = pywrapcp.RoutingModel(manager)
-
-    service = [0] * len(node_place)
-    for node, (kind, need) in enumerate(zip(node_kind, node_need, strict=True)):
-        if kind is StopKind.collect:
-            service[node] = COLLECT_S
-        elif need is not None:
-            service[node] = need.duration * 60
-
-    travel_cb: dict[Transport, int] = {}
-    time_cb: dict[Transport, int] = {}
-    for mode in sorted({v.transport for v in vehicles}):
-        secs = places.matrix(mode).seconds[node_place][:, node_place]
-        # Rounded up: whole seconds for the solver that never undercount the real travel.
-        travel = np.ceil(secs).astype(int)
-        travel_cb[mode] = routing.RegisterTransitMatrix(travel.tolist())
-        timed = travel + [[s] for s in service]
-        time_cb[mode] = routing.RegisterTransitMatrix(timed.tolist())
-    for i, v in enumerate(vehicles):
-        routing.SetArcCostEvaluatorOfVehicle(travel_cb[v.transport], i)
-
-    routing.AddDimensionWithVehicleTransits(
-        [time_cb[v.transport] for v in vehicles], HORIZON_S, HORIZON_S, False, "time"
-    )
-    time_dim = routing.GetDimensionOrDie("time")
-    routing.AddDimensionWithVehicleTransitAndCapacity(
-        [travel_cb[v.transport] for v in vehicles],
-        0,
-        [max(0, v.travel_left_s) for v in vehicles],
-        True,
-        "travel",
-    )
-    load = [0] * len(node_place)
-    tasks = [0] * len(node_place)
-    for job, (pickup, drop) in zip(jobs, job_nodes, strict=True):
-        tasks[drop] = 1
-        if job.need.kind.is_delivery:
-            load[drop] = -job.need.load
-            if pickup is not None:
-                load[pickup] = job.need.load
-    routing.AddDimensionWithVehicleCapacity(
-        routing.RegisterUnaryTransitVector(load),
-        0,
-        [v.volunteer.capacity for v in vehicles],
-        False,
-        "load",
-    )
-    load_dim = routing.GetDimensionOrDie("load")
-    routing.AddDimensionWithVehicleCapacity(
-        routing.RegisterUnaryTransitVector(tasks),
-        0,
-        [max(0, v.tasks_left) for v in vehicles],
-        True,
-        "tasks",
-    )
-    routing.GetDimensionOrDie("tasks").SetGlobalSpanCostCoefficient(weights.BALANCE_PER_TASK)
-
-    for i, v in enumerate(vehicles):
-        start, end = routing.Start(i), routing.End(i)
-        time_dim.CumulVar(start).SetRange(v.start_s, v.end_s)
-        time_dim.CumulVar(end).SetRange(v.start_s, v.end_s)
-        onboard_load = sum(day.need(n).load for n in v.onboard)
-        load_dim.CumulVar(start).SetValue(onboard_load)
-        routing.AddVariableMinimizedByFinalizer(time_dim.CumulVar(end))
-        routing.AddVariableMaximizedByFinalizer(time_dim.CumulVar(start))
-
-    for job, (pickup, drop) in zip(jobs, job_nodes, strict=True):
-        need = job.need
-        penalty = weights.serve_value(need.priority)
-        allowed = list(job.vehicles)
-        d = manager.NodeToIndex(drop)
-        time_dim.CumulVar(d).SetRange(need.window_start * 60, need.window_end * 60)
-        routing.VehicleVar(d).SetValues([-1, *allowed])
-        if pickup is None:
-            if need.kind.is_delivery:  # already on board: deliver it, whatever it costs
-                penalty *= 100
-            routing.AddDisjunction([d], 2 * penalty)
-        else:
-            p = manager.NodeToIndex(pickup)
-            site = day.site(need.site)  # type: ignore[arg-type]
-            time_dim.CumulVar(p).SetRange(site.opens * 60, min(site.closes, need.window_end) * 60)
-            routing.VehicleVar(p).SetValues([-1, *allowed])
-            # Same volunteer, collect first: the pair constraint enforces both, and time order
-            # follows along the route. (Extra solver constraints would only slow the search.)
-            routing.AddPickupAndDelivery(p, d)
-            routing.AddDisjunction([p], penalty)
-            routing.AddDisjunction([d], penalty)
-    _add_preferences(routing, jobs, job_nodes, vehicles, len(node_place), together)
-
-    params = _search_parameters(time_limit_s, first)
-
+    # 1. A complete first solution, never cut short by the clock.
+    first_params = _search_parameters(first)
+    first_params.solution_limit = 1
     solution = None
-    hinted = False
+    source = first
+    routing.CloseModelWithParameters(first_params)
     if hint:
-        initial = _hint_routes(hint, vehicles, jobs, job_nodes, manager)
-        routing.CloseModelWithParameters(params)
-        start_from = routing.ReadAssignmentFromRoutes(initial, True)
-        if start_from is not None:
-            hinted = True
-            solution = routing.SolveFromAssignmentWithParameters(start_from, params)
+        initial = routing.ReadAssignmentFromRoutes(model.hint_routes(hint), True)
+        if initial is not None:
+            solution, source = initial, "the given routes"
     if solution is None:
-        solution = routing.SolveWithParameters(params)
-    elapsed = time.perf_counter() - began
+        solution = routing.SolveWithParameters(first_params)
+    first_s = time.monotonic() - began
+    stats: dict[str, float | int | str] = {
+        "first_solution": source,
+        "first_solution_s": round(first_s, 3),
+        "first_objective": solution.ObjectiveValue() if solution is not None else NO_SOLUTION,
+    }
+
+    # 2. Improvement until the stopping rule fires.
+    if solution is not None:
+        search = _Search(routing, stop, clock)
+        routing.AddAtSolutionCallback(search.at_solution)
+        improved = routing.SolveFromAssignmentWithParameters(
+            solution, _search_parameters(first, stop, clock)
+        )
+        if improved is not None and improved.ObjectiveValue() <= solution.ObjectiveValue():
+            solution = improved
+        stats.update(search.stats())
     status = _STATUS.get(routing.status(), str(routing.status()))
-    if hinted:
-        status += ", from the given routes"
+
     routes: dict[str, list[Timed]] = {}
     served: set[str] = set()
-    points = places.points
     for i, v in enumerate(vehicles):
-        nodes = [starts[i], ends[i]]
+        nodes = [model.starts[i], model.ends[i]]
         if solution is not None:
             index = routing.Start(i)
             nodes = []
@@ -239,27 +121,253 @@ def solve_routes(
                 if routing.IsEnd(index):
                     break
                 index = solution.Value(routing.NextVar(index))
-        stops = [
-            Timed(
-                kind=node_kind[node],
-                place=node_place[node],
-                lon=float(points[node_place[node], 0]),
-                lat=float(points[node_place[node], 1]),
-                need=node_need[node].id if node_need[node] is not None else None,
-                site=node_need[node].site if node_kind[node] is StopKind.collect else None,
-            )
-            for node in nodes
-        ]
-        _schedule(stops, v, day, places)
+        stops = [model.timed(node) for node in nodes]
+        if not timetable(stops, v, day, places, onboard_limit_s):
+            # Cannot happen with the solver's rounded-up travel; kept as a guard so that a
+            # route that does not hold is never planned.
+            stops = [model.timed(model.starts[i]), model.timed(model.ends[i])]
+            timetable(stops, v, day, places, onboard_limit_s)
         routes[v.id] = stops
         served.update(s.need for s in stops if s.kind in (StopKind.deliver, StopKind.visit))
     return RoutingResult(
         routes=routes,
         served=frozenset(served),
         objective=solution.ObjectiveValue() if solution is not None else NO_SOLUTION,
-        solve_time_s=elapsed,
+        solve_time_s=time.monotonic() - began,
         status=status,
+        stats=stats,
     )
+
+
+class _Model:
+    """The OR-Tools model of a day's deliveries and visits: nodes, dimensions, penalties."""
+
+    def __init__(
+        self,
+        day: Day,
+        jobs: Sequence[Job],
+        vehicles: Sequence[Vehicle],
+        places: Places,
+        together: Sequence[Sequence[str]],
+        onboard_limit_s: float,
+    ) -> None:
+        self.day, self.jobs, self.vehicles, self.places = day, jobs, vehicles, places
+        # Node layout: for each vehicle a start and an end node, then the jobs' nodes.
+        node_place: list[int] = []
+        node_kind: list[StopKind] = []
+        node_need: list[Need | None] = []
+        self.starts, self.ends = [], []
+        for v in vehicles:
+            for kind, point, bucket in (
+                (StopKind.start, v.start, self.starts),
+                (StopKind.end, v.end, self.ends),
+            ):
+                bucket.append(len(node_place))
+                node_place.append(places[point])
+                node_kind.append(kind)
+                node_need.append(None)
+        self.job_nodes: list[tuple[int | None, int]] = []  # (pickup or None, deliver/visit)
+        for job in jobs:
+            need = job.need
+            pickup = None
+            onboard = any(need.id in vehicles[i].onboard for i in job.vehicles)
+            if need.kind.is_delivery and not onboard:
+                site = day.site(need.site)  # type: ignore[arg-type]
+                pickup = len(node_place)
+                node_place.append(places[(site.lon, site.lat)])
+                node_kind.append(StopKind.collect)
+                node_need.append(need)
+            drop = len(node_place)
+            node_place.append(places[(need.lon, need.lat)])
+            node_kind.append(StopKind.deliver if need.kind.is_delivery else StopKind.visit)
+            node_need.append(need)
+            self.job_nodes.append((pickup, drop))
+        self.node_place, self.node_kind, self.node_need = node_place, node_kind, node_need
+        self.manager = pywrapcp.RoutingIndexManager(
+            len(node_place), len(vehicles), self.starts, self.ends
+        )
+        self.routing = pywrapcp.RoutingModel(self.manager)
+        self._dimensions()
+        self._jobs(onboard_limit_s)
+        _add_preferences(self.routing, jobs, self.job_nodes, vehicles, len(node_place), together)
+
+    def _dimensions(self) -> None:
+        routing, vehicles = self.routing, self.vehicles
+        n = len(self.node_place)
+        service = np.zeros(n, dtype=np.int64)
+        collect = np.array([k is StopKind.collect for k in self.node_kind])
+        for node, (kind, need) in enumerate(zip(self.node_kind, self.node_need, strict=True)):
+            if kind is StopKind.collect:
+                service[node] = COLLECT_S
+            elif need is not None:
+                service[node] = need.duration * 60
+        place = np.array(self.node_place)
+        # One visit to a site, one handling: from a collection to another at the same site
+        # there is neither travel nor handling (the last collection of the visit carries it).
+        same_visit = collect[:, None] & collect[None, :] & (place[:, None] == place[None, :])
+        travel_cb: dict[Transport, int] = {}
+        time_cb: dict[Transport, int] = {}
+        for mode in sorted({v.transport for v in vehicles}):
+            secs = self.places.matrix(mode).seconds[place][:, place]
+            # Rounded up: whole seconds for the solver that never undercount the real travel.
+            travel = np.ceil(secs).astype(np.int64)
+            travel_cb[mode] = routing.RegisterTransitMatrix(travel.tolist())
+            timed = travel + service[:, None]
+            timed[same_visit] = 0
+            time_cb[mode] = routing.RegisterTransitMatrix(timed.tolist())
+        for i, v in enumerate(vehicles):
+            routing.SetArcCostEvaluatorOfVehicle(travel_cb[v.transport], i)
+
+        routing.AddDimensionWithVehicleTransits(
+            [time_cb[v.transport] for v in vehicles], HORIZON_S, HORIZON_S, False, "time"
+        )
+        routing.AddDimensionWithVehicleTransitAndCapacity(
+            [travel_cb[v.transport] for v in vehicles],
+            0,
+            [max(0, v.travel_left_s) for v in vehicles],
+            True,
+            "travel",
+        )
+        load = [0] * n
+        tasks = [0] * n
+        for job, (pickup, drop) in zip(self.jobs, self.job_nodes, strict=True):
+            tasks[drop] = 1
+            if job.need.kind.is_delivery:
+                load[drop] = -job.need.load
+                if pickup is not None:
+                    load[pickup] = job.need.load
+        routing.AddDimensionWithVehicleCapacity(
+            routing.RegisterUnaryTransitVector(load),
+            0,
+            [v.volunteer.capacity for v in vehicles],
+            False,
+            "load",
+        )
+        routing.AddDimensionWithVehicleCapacity(
+            routing.RegisterUnaryTransitVector(tasks),
+            0,
+            [max(0, v.tasks_left) for v in vehicles],
+            True,
+            "tasks",
+        )
+        routing.GetDimensionOrDie("tasks").SetGlobalSpanCostCoefficient(weights.BALANCE_PER_TASK)
+        time_dim = routing.GetDimensionOrDie("time")
+        load_dim = routing.GetDimensionOrDie("load")
+        for i, v in enumerate(vehicles):
+            start, end = routing.Start(i), routing.End(i)
+            time_dim.CumulVar(start).SetRange(v.start_s, v.end_s)
+            time_dim.CumulVar(end).SetRange(v.start_s, v.end_s)
+            load_dim.CumulVar(start).SetValue(sum(self.day.need(x).load for x in v.onboard))
+            routing.AddVariableMinimizedByFinalizer(time_dim.CumulVar(end))
+            routing.AddVariableMaximizedByFinalizer(time_dim.CumulVar(start))
+
+    def _jobs(self, onboard_limit_s: float) -> None:
+        """Windows (the service ends inside them), site hours, pairs, allowed volunteers, and
+        the penalty for leaving each need out."""
+        routing, manager, day = self.routing, self.manager, self.day
+        time_dim = routing.GetDimensionOrDie("time")
+        limit = int(onboard_limit_s)
+        # Kept on the model: the solver calls it for as long as the model lives.
+        self._onboard_limit = lambda _pickup, _delivery: limit
+        pairs = 0
+        for job, (pickup, drop) in zip(self.jobs, self.job_nodes, strict=True):
+            need = job.need
+            penalty = weights.serve_value(need.priority)
+            allowed = list(job.vehicles)
+            d = manager.NodeToIndex(drop)
+            time_dim.CumulVar(d).SetRange(
+                need.window_start * 60, (need.window_end - need.duration) * 60
+            )
+            routing.VehicleVar(d).SetValues([-1, *allowed])
+            if pickup is None:
+                if need.kind.is_delivery:  # already on board: deliver it, whatever it costs
+                    penalty *= 100
+                routing.AddDisjunction([d], 2 * penalty)
+                continue
+            p = manager.NodeToIndex(pickup)
+            site = day.site(need.site)  # type: ignore[arg-type]
+            time_dim.CumulVar(p).SetRange(site.opens * 60, site.closes * 60 - COLLECT_S)
+            routing.VehicleVar(p).SetValues([-1, *allowed])
+            # Same volunteer, collect first: the pair constraint enforces both, and time order
+            # follows along the route. (Extra solver constraints would only slow the search.)
+            routing.AddPickupAndDelivery(p, d)
+            time_dim.SetPickupToDeliveryLimitFunctionForPair(self._onboard_limit, pairs)
+            pairs += 1
+            routing.AddDisjunction([p], penalty)
+            routing.AddDisjunction([d], penalty)
+
+    def timed(self, node: int) -> Timed:
+        """The stop a node stands for, not yet timed."""
+        place = self.node_place[node]
+        need = self.node_need[node]
+        kind = self.node_kind[node]
+        points = self.places.points
+        return Timed(
+            kind=kind,
+            place=place,
+            lon=float(points[place, 0]),
+            lat=float(points[place, 1]),
+            need=need.id if need is not None else None,
+            site=need.site if kind is StopKind.collect and need is not None else None,
+        )
+
+    def hint_routes(self, hint: dict[str, list[tuple[StopKind, str]]]) -> list[list[int]]:
+        """Starting routes as routing indices, from (stop kind, need id) lists; stops the model
+        no longer has (or no longer allows on that vehicle) are left out."""
+        nodes_of = {job.need.id: n for job, n in zip(self.jobs, self.job_nodes, strict=True)}
+        allowed = {job.need.id: set(job.vehicles) for job in self.jobs}
+        routes = []
+        for i, v in enumerate(self.vehicles):
+            route: list[int] = []
+            for kind, need_id in hint.get(v.id, []):
+                if need_id not in nodes_of or i not in allowed[need_id]:
+                    continue
+                pickup, drop = nodes_of[need_id]
+                node = pickup if kind is StopKind.collect else drop
+                if node is not None:
+                    route.append(self.manager.NodeToIndex(node))
+            routes.append(route)
+        return routes
+
+
+class _Search:
+    """Counts the local search's accepted solutions and stops it when the rule fires."""
+
+    def __init__(self, routing: pywrapcp.RoutingModel, stop: StoppingCriterion, clock: float):
+        self.routing, self.stop, self.clock = routing, stop, clock
+        self.iterations = -1  # the first call is the starting solution itself
+        self.best = None
+        self.best_iteration = 0
+        self.best_s = 0.0
+        self.stopped_by = ""
+
+    def progress(self) -> Progress:
+        return Progress(
+            iterations=max(0, self.iterations),
+            since_best=max(0, self.iterations) - self.best_iteration,
+            elapsed_s=time.monotonic() - self.clock,
+        )
+
+    def at_solution(self) -> None:
+        self.iterations += 1
+        cost = self.routing.CostVar().Value()
+        if self.best is None or cost < self.best:
+            self.best, self.best_iteration = cost, max(0, self.iterations)
+            self.best_s = time.monotonic() - self.clock
+        progress = self.progress()
+        if self.stop.fired(progress):
+            self.stopped_by = fired_rule(self.stop, progress)
+            self.routing.solver().FinishCurrentSearch()
+
+    def stats(self) -> dict[str, float | int | str]:
+        progress = self.progress()
+        stopped = self.stopped_by or fired_rule(self.stop, progress) or "no more improving moves"
+        return {
+            "iterations": progress.iterations,
+            "best_iteration": self.best_iteration,
+            "best_found_s": round(self.best_s, 3),
+            "stopped_by": stopped,
+        }
 
 
 def solve_routes_best(
@@ -267,35 +375,50 @@ def solve_routes_best(
     jobs: Sequence[Job],
     vehicles: Sequence[Vehicle],
     places: Places,
-    time_limit_s: float = 5.0,
+    stop: StoppingCriterion,
     together: Sequence[Sequence[str]] = (),
     hint: dict[str, list[tuple[StopKind, str]]] | None = None,
     workers: int = 1,
+    clock: float | None = None,
+    onboard_limit_s: float = ONBOARD_LIMIT_S,
 ) -> RoutingResult:
     """``solve_routes`` with each of ``FIRST_SOLUTIONS`` side by side in worker processes (as
-    many as ``workers`` allows), keeping the result of least cost; one strategy with one
-    worker."""
+    many as ``workers`` allows), keeping the result of least cost (the first on a tie, so the
+    outcome does not depend on which process finishes first); one strategy with one worker."""
+    clock = time.monotonic() if clock is None else clock
     strategies = FIRST_SOLUTIONS[: max(1, workers)]
+    args = (day, jobs, vehicles, places, stop, together, hint)
     if len(strategies) == 1 or hint:
-        return solve_routes(day, jobs, vehicles, places, time_limit_s, together, hint)
-    args = (day, jobs, vehicles, places, time_limit_s, together, hint)
+        return solve_routes(*args, clock=clock, onboard_limit_s=onboard_limit_s)
     with ProcessPoolExecutor(max_workers=len(strategies)) as pool:
-        results = list(pool.map(_solve_with, [(*args, s) for s in strategies]))
-    return min(results, key=lambda r: r.objective)
+        results = list(
+            pool.map(_solve_with, [(*args, s, clock, onboard_limit_s) for s in strategies])
+        )
+    best = min(range(len(results)), key=lambda k: (results[k].objective, k))
+    return results[best]
 
 
 def _solve_with(args: tuple) -> RoutingResult:  # type: ignore[type-arg]
     return solve_routes(*args)
 
 
-def _search_parameters(time_limit_s: float, first: str) -> pywrapcp.RoutingSearchParameters:
-    """A first solution by the ``first`` strategy, then guided local search until the limit."""
+def _search_parameters(
+    first: str, stop: StoppingCriterion | None = None, clock: float | None = None
+) -> pywrapcp.RoutingSearchParameters:
+    """The ``first`` strategy for a first solution, then guided local search. Only a time rule
+    sets a wall-clock limit (a backstop between accepted solutions); otherwise no part of the
+    search looks at the clock, so it gives the same routes on any machine."""
     params = pywrapcp.DefaultRoutingSearchParameters()
     params.first_solution_strategy = getattr(routing_enums_pb2.FirstSolutionStrategy, first)
     params.local_search_metaheuristic = (
         routing_enums_pb2.LocalSearchMetaheuristic.GUIDED_LOCAL_SEARCH
     )
-    params.time_limit.FromMilliseconds(max(1, int(time_limit_s * 1000)))
+    # Sub-searches of the large-neighbourhood operators get a generous wall-clock limit: they
+    # finish long before it, so a busy machine does not make them fail.
+    params.lns_time_limit.FromSeconds(60)
+    if stop is not None and stop.seconds is not None:
+        left = stop.seconds - (time.monotonic() - (clock or time.monotonic()))
+        params.time_limit.FromMilliseconds(max(1, int(left * 1000)))
     return params
 
 
@@ -340,68 +463,6 @@ def _add_preferences(
     ]
     routing.AddDimensionWithVehicleTransits(evaluators, 0, sum(top) + 1, True, "preference")
     routing.GetDimensionOrDie("preference").SetSpanCostCoefficientForAllVehicles(1)
-
-
-def _schedule(stops: list[Timed], vehicle: Vehicle, day: Day, places: Places) -> None:
-    """Earliest-start times along a fixed order (feasible whenever the solver's are), leaving
-    the start just in time for the first stop; loads carried on leaving each stop."""
-    mode = vehicle.transport
-    load = sum(day.need(n).load for n in vehicle.onboard)
-    t = float(vehicle.start_s)
-    first = stops[0]
-    first.arrival = first.start = first.departure = t
-    first.load = load
-    for prev, stop in itertools.pairwise(stops):
-        stop.travel_s = places.seconds(mode, prev.place, stop.place)
-        stop.distance_m = places.metres(mode, prev.place, stop.place)
-        stop.arrival = prev.departure + stop.travel_s
-        opens = 0.0
-        duration = 0.0
-        if stop.kind is StopKind.collect:
-            opens = day.site(stop.site).opens * 60  # type: ignore[arg-type]
-            duration = COLLECT_S
-            load += day.need(stop.need).load  # type: ignore[arg-type]
-        elif stop.need is not None:
-            need = day.need(stop.need)
-            opens = need.window_start * 60
-            duration = need.duration * 60
-            if stop.kind is StopKind.deliver:
-                load -= need.load
-        stop.start = max(stop.arrival, opens)
-        stop.departure = stop.start + duration
-        stop.load = load
-    if len(stops) > 2:
-        # Leave home just in time: the wait at the first stop is spent at home instead.
-        second = stops[1]
-        first.departure = first.start = first.arrival = max(
-            first.arrival, second.start - second.travel_s
-        )
-        second.arrival = first.departure + second.travel_s
-
-
-def _hint_routes(
-    hint: dict[str, list[tuple[StopKind, str]]],
-    vehicles: Sequence[Vehicle],
-    jobs: Sequence[Job],
-    job_nodes: list[tuple[int | None, int]],
-    manager: pywrapcp.RoutingIndexManager,
-) -> list[list[int]]:
-    """Starting routes as routing indices, from (stop kind, need id) lists; stops the model
-    no longer has (or no longer allows on that vehicle) are left out."""
-    nodes_of = {job.need.id: nodes for job, nodes in zip(jobs, job_nodes, strict=True)}
-    allowed = {job.need.id: set(job.vehicles) for job in jobs}
-    routes = []
-    for i, v in enumerate(vehicles):
-        route: list[int] = []
-        for kind, need_id in hint.get(v.id, []):
-            if need_id not in nodes_of or i not in allowed[need_id]:
-                continue
-            pickup, drop = nodes_of[need_id]
-            node = pickup if kind is StopKind.collect else drop
-            if node is not None:
-                route.append(manager.NodeToIndex(node))
-        routes.append(route)
-    return routes
 
 
 _STATUS = {

@@ -1,0 +1,219 @@
+"""The last steps of a solve: partner capacity over the plan, a final insertion pass, and the
+reason for every need left unserved, each true against the final plan.
+
+1. Partners: each served need is counted against a partner (``solve.partners``); a need no
+   partner has room for leaves its volunteer's day.
+2. Insertion: every need still unserved that some volunteer could serve alone is tried in every
+   eligible volunteer's final day, urgent first, and goes where it adds least (``insertion``).
+3. Reasons, in order: the rules (no partner, skill, language, site closed); no volunteer could
+   serve it even on an empty day (no time, too far, no carrying capacity); every partner that
+   could take it is full (partner capacity); otherwise it fits nowhere in the final plan:
+   ``crowded_out``, or ``not_planned_in_time`` when the search stopped on its time limit.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+
+from kst_match.geo.travel import TravelModel
+from kst_match.model import PRIORITY_ORDER, Day, Need, Reason
+from kst_match.solve.alone import alone, closest_reason
+from kst_match.solve.day import DaySolution
+from kst_match.solve.insertion import best_insertion, insertion_cost, localised
+from kst_match.solve.partners import Key, assign_partners, capacity_left, has_room
+from kst_match.solve.places import Places
+from kst_match.solve.schedule import ONBOARD_LIMIT_S, timetable
+from kst_match.solve.timed import Timed
+from kst_match.solve.vehicles import Vehicle
+
+RULE_REASONS = frozenset(
+    {Reason.no_partner, Reason.no_skill, Reason.no_language, Reason.site_closed}
+)
+TASK_KINDS = ("deliver", "visit", "call")
+
+
+def finish(
+    day: Day,
+    vehicles: Sequence[Vehicle],
+    travel: TravelModel,
+    solution: DaySolution,
+    used: Counter[Key] | None = None,
+    starved: bool = False,
+    onboard_limit_s: float = ONBOARD_LIMIT_S,
+) -> DaySolution:
+    """Partners, the final insertion pass and true reasons for ``solution`` (changed in place
+    and returned). ``used``: partner places spent earlier today (re-planning); ``starved``: the
+    search stopped on its time limit, so a need that fits nowhere may yet fit with more time."""
+    tri = solution.triage
+    by_id = {v.id: v for v in vehicles}
+    partner_of, homeless = assign_partners(day, tri, solution.served_by, used)
+    if homeless:
+        _remove(day, by_id, travel, solution, set(homeless), onboard_limit_s)
+    solution.partner_of = partner_of
+    left = capacity_left(day, partner_of, used)
+
+    unserved = [
+        day.need(n)
+        for n in solution.unserved.keys() | set(homeless)
+        if n not in solution.served_by and n in {x.id for x in day.needs}
+    ]
+    unserved.sort(key=lambda n: (PRIORITY_ORDER[n.priority], n.id))
+    inserted = 0
+    for need in unserved:
+        if _rule_reason(day, need, solution) is not None:
+            continue
+        if _insert(day, need, by_id, travel, solution, left, onboard_limit_s):
+            inserted += 1
+    solution.stats["inserted_after_search"] = inserted
+    solution.stats["left_without_partner"] = len(homeless)
+
+    reasons = _reasons(day, vehicles, travel, solution, left, starved)
+    solution.unserved = reasons
+    return solution
+
+
+def _rule_reason(day: Day, need: Need, solution: DaySolution) -> Reason | None:
+    """A reason found by the rules alone, whatever the plan."""
+    rejected = solution.triage.rejected.get(need.id)
+    if rejected is not None:
+        return rejected
+    if need.site:
+        site = day.site(need.site)
+        if site.opens >= need.window_end or site.closes <= need.window_start:
+            return Reason.site_closed
+    return None
+
+
+def _remove(
+    day: Day,
+    by_id: dict[str, Vehicle],
+    travel: TravelModel,
+    solution: DaySolution,
+    needs: set[str],
+    onboard_limit_s: float,
+) -> None:
+    """Take ``needs`` out of their volunteers' days (what is left still holds: travel only
+    shrinks, and every bound is one the rest already kept)."""
+    for vid in {solution.served_by[n] for n in needs}:
+        kept = [s for s in solution.routes[vid] if s.need not in needs]
+        places = Places(travel, [(s.lon, s.lat) for s in kept])
+        kept = localised(kept, places)
+        if not timetable(kept, by_id[vid], day, places, onboard_limit_s):
+            raise RuntimeError(f"route of {vid} does not hold once needs are taken out")
+        solution.routes[vid] = kept
+    for n in needs:
+        del solution.served_by[n]
+        solution.unserved[n] = Reason.partner_capacity
+
+
+def _insert(
+    day: Day,
+    need: Need,
+    by_id: dict[str, Vehicle],
+    travel: TravelModel,
+    solution: DaySolution,
+    left: dict[Key, int | None],
+    onboard_limit_s: float,
+) -> bool:
+    """Put ``need`` where it adds least to the final plan, if it fits anywhere."""
+    tri = solution.triage
+    partners = tri.partners.get(need.id, ())
+    eligible: list[tuple[Vehicle, str]] = []
+    for vid in tri.volunteers.get(need.id, ()):
+        v = by_id.get(vid)
+        if v is None:
+            continue
+        partner = next(
+            (p for p in partners if p in v.volunteer.partners and has_room(left, (p, need.kind))),
+            None,
+        )
+        if partner is not None:
+            eligible.append((v, partner))
+    if not eligible:
+        return False
+    points = [(need.lon, need.lat)]
+    if need.site:
+        site = day.site(need.site)
+        points.append((site.lon, site.lat))
+    for v, _ in eligible:
+        points += [v.start, v.end]
+        points += [(s.lon, s.lat) for s in solution.routes.get(v.id, ())]
+    places = Places(travel, points)
+    site = day.site(need.site) if need.site else None
+    best: tuple[float, str, str, list[Timed]] | None = None
+    for v, partner in eligible:
+        if alone(need, v, places, site) is not None:
+            continue
+        current = solution.routes.get(v.id) or _empty(v, places)
+        found = best_insertion(
+            need, v, localised(current, places), day, places, onboard_limit_s
+        )
+        if found is None:
+            continue
+        cost = insertion_cost(need, v, found[0])
+        if best is None or (cost, v.id) < (best[0], best[1]):
+            best = (cost, v.id, partner, found[1])
+    if best is None:
+        return False
+    _, vid, partner, route = best
+    solution.routes[vid] = route
+    solution.served_by[need.id] = vid
+    solution.partner_of[need.id] = partner
+    solution.unserved.pop(need.id, None)
+    room = left.get((partner, need.kind))
+    if room is not None:
+        left[(partner, need.kind)] = room - 1
+    return True
+
+
+def _empty(v: Vehicle, places: Places) -> list[Timed]:
+    from kst_match.model import StopKind
+
+    a, b = places[v.start], places[v.end]
+    stops = [
+        Timed(StopKind.start, a, v.start[0], v.start[1]),
+        Timed(StopKind.end, b, v.end[0], v.end[1]),
+    ]
+    return stops
+
+
+def _reasons(
+    day: Day,
+    vehicles: Sequence[Vehicle],
+    travel: TravelModel,
+    solution: DaySolution,
+    left: dict[Key, int | None],
+    starved: bool,
+) -> dict[str, Reason]:
+    """Why each need the final plan does not serve is unserved."""
+    tri = solution.triage
+    by_id = {v.id: v for v in vehicles}
+    open_needs = [n for n in day.needs if n.id not in solution.served_by]
+    points = [v.start for v in vehicles] + [v.end for v in vehicles]
+    points += [(s.lon, s.lat) for s in day.sites] + [(n.lon, n.lat) for n in open_needs]
+    places = Places(travel, points)
+    reasons: dict[str, Reason] = {}
+    for need in open_needs:
+        earlier = solution.unserved.get(need.id)
+        if earlier is Reason.volunteer_unavailable or earlier in RULE_REASONS:
+            reasons[need.id] = earlier
+            continue
+        rule = _rule_reason(day, need, solution)
+        if rule is not None:
+            reasons[need.id] = rule
+            continue
+        candidates = [by_id[v] for v in tri.volunteers.get(need.id, ()) if v in by_id]
+        if not candidates:
+            reasons[need.id] = Reason.volunteer_unavailable
+            continue
+        site = day.site(need.site) if need.site else None
+        verdicts = [alone(need, v, places, site) for v in candidates]
+        if all(r is not None for r in verdicts):
+            reasons[need.id] = closest_reason(verdicts)  # type: ignore[arg-type]
+            continue
+        if not any(has_room(left, (p, need.kind)) for p in tri.partners.get(need.id, ())):
+            reasons[need.id] = Reason.partner_capacity
+            continue
+        reasons[need.id] = Reason.not_planned_in_time if starved else Reason.crowded_out
+    return reasons
