@@ -13,6 +13,7 @@ from kst_match.paths import DEFAULT_DAY_DIR
 from kst_match.plan import make_plan
 from kst_match.solve.day import solve_day
 from kst_match.solve.places import Places
+from kst_match.solve.stop import MaxIterations, MaxRuntime
 from kst_match.solve.vehicles import Vehicle, fresh_vehicles
 from kst_match.triage import triage
 from tests.test_plan import DATE, FOODBANK, HUB, PHARMACY, need, volunteer
@@ -45,12 +46,13 @@ def test_default_day_by_areas_is_valid_and_serves_nearly_as_much(
     monkeypatch.setattr(decompose, "DECOMPOSE_FROM", 100)
     monkeypatch.setattr(decompose, "AREA_NEEDS", 60)
     day, _ = read_day(DEFAULT_DAY_DIR)
-    plan = make_plan(day, TRAVEL, time_limit_s=6.0)
+    plan = make_plan(day, TRAVEL, MaxRuntime(1.0))
     assert plan.kpis["solver"]["areas"] >= 6
     assert check_plan(day, plan, TRAVEL) == []
     assert len(plan.assignments) + len(plan.unserved) == len(day.needs)
-    # The whole-day solve serves 388; areas with a repair across borders come close.
-    assert len(plan.assignments) >= 375
+    # The whole-day solve serves 396; areas with a repair across borders come close, even
+    # when a busy machine leaves the areas little more than their first solutions.
+    assert len(plan.assignments) >= 390
 
 
 def test_repair_moves_a_scarce_volunteers_work_to_make_room() -> None:
@@ -75,10 +77,11 @@ def test_repair_moves_a_scarce_volunteers_work_to_make_room() -> None:
     tri = triage(day)
     places = Places.of(TRAVEL, day, day.needs, vehicles)
     # A day planned as if the check had come last: the nearest volunteer took both parcels.
-    first = solve_day(day, vehicles, places, 0.3, exclude={"check": Reason.crowded_out}, tri=tri)
+    rule = MaxIterations(100)
+    first = solve_day(day, vehicles, places, rule, exclude={"check": Reason.crowded_out}, tri=tri)
     assert first.served_by == {"p1": "scarce", "p2": "scarce"}
 
-    repaired = decompose._repair(day, vehicles, TRAVEL, first, tri, 0.5, None)
+    repaired = decompose._repair(day, vehicles, TRAVEL, first, tri, rule, 0.0, None, 7200)
     assert repaired.served_by["check"] == "scarce"
     assert set(repaired.served_by) == {"p1", "p2", "check"}
     assert repaired.unserved == {}

@@ -6,6 +6,7 @@ from kst_match.check import check_plan
 from kst_match.model import Day, Plan, StopKind
 from kst_match.plan import make_plan
 from kst_match.replan import Events, replan
+from kst_match.solve.stop import MaxIterations
 from tests.test_plan import DATE, FOODBANK, HUB, PHARMACY, TRAVEL, need, volunteer
 
 TASKS = (StopKind.deliver, StopKind.visit, StopKind.call)
@@ -89,7 +90,7 @@ def morning() -> tuple[Day, Plan]:
         partners=(HUB,),
         sites=(FOODBANK, PHARMACY),
     )
-    return day, make_plan(day, TRAVEL, time_limit_s=0.5)
+    return day, make_plan(day, TRAVEL, MaxIterations(100))
 
 
 def test_replan_keeps_done_stops_and_moves_the_dropped_volunteers_needs() -> None:
@@ -121,7 +122,7 @@ def test_replan_keeps_done_stops_and_moves_the_dropped_volunteers_needs() -> Non
         dropped={dropped},
     )
 
-    new = replan(day, plan, events, TRAVEL, time_limit_s=0.5)
+    new = replan(day, plan, events, TRAVEL, MaxIterations(100))
 
     assert new.version == plan.version + 1
     assert check_plan(day, new, TRAVEL) == []
@@ -164,7 +165,7 @@ def test_replan_keeps_done_stops_and_moves_the_dropped_volunteers_needs() -> Non
 
 def test_replan_with_nothing_happened_keeps_the_plan() -> None:
     day, plan = morning()
-    new = replan(day, plan, Events(now="08:00"), TRAVEL, time_limit_s=0.5)
+    new = replan(day, plan, Events(now="08:00"), TRAVEL, MaxIterations(100))
     assert check_plan(day, new, TRAVEL) == []
     assert {(a.need, a.volunteer) for a in new.assignments} == {
         (a.need, a.volunteer) for a in plan.assignments

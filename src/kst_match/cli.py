@@ -117,7 +117,24 @@ def plan_day(
     date: Annotated[
         datetime | None, typer.Option(formats=["%Y-%m-%d"], help="Plan the needs of this date.")
     ] = None,
-    time_limit: Annotated[float, typer.Option(help="Solver time limit, seconds.")] = 5.0,
+    time_limit: Annotated[
+        float,
+        typer.Option(
+            help="Stop improving the plan after this many seconds (a complete first plan is "
+            "always made, however long it takes)."
+        ),
+    ] = 5.0,
+    iterations: Annotated[
+        int | None,
+        typer.Option(
+            min=0,
+            help="Stop after this many improvement iterations instead of a time limit: the "
+            "same input then gives the same plan on any machine.",
+        ),
+    ] = None,
+    onboard_limit: Annotated[
+        int, typer.Option(min=1, max=24 * 60, help="Goods' longest time on board, minutes.")
+    ] = 120,
     out: Annotated[Path, typer.Option(help="Folder for the plan and its outputs.")] = Path("out"),
     network: Annotated[
         Path | None, typer.Option(help="Street network (.osm, .osm.pbf or .graphml).")
@@ -129,11 +146,55 @@ def plan_day(
     from kst_match.paths import DEFAULT_DAY_DIR
     from kst_match.plan import make_plan
 
+    stop = _stopping_rule(time_limit, iterations)
     day = _read_day(data or DEFAULT_DAY_DIR, date)
     travel = _travel(network)
     with Console(stderr=True).status("Planning...") as status:
-        plan = make_plan(day, travel, time_limit, progress=status.update)  # type: ignore[arg-type]
+        plan = make_plan(
+            day,  # type: ignore[arg-type]
+            travel,  # type: ignore[arg-type]
+            stop,
+            progress=status.update,
+            onboard_limit_min=onboard_limit,
+        )
     _finish(day, plan, travel, out)
+    _warn_if_starved(plan)
+
+
+def _stopping_rule(time_limit: float, iterations: int | None) -> object:
+    """The search's stopping rule from the command line: iterations (the same plan on any
+    machine) or a time limit."""
+    import math
+
+    from kst_match.solve.stop import MaxIterations, MaxRuntime
+
+    if iterations is not None:
+        return MaxIterations(iterations)
+    if not (math.isfinite(time_limit) and time_limit > 0):
+        raise typer.BadParameter(
+            f"must be a positive number of seconds, not {time_limit}", param_hint="--time-limit"
+        )
+    return MaxRuntime(time_limit)
+
+
+def _warn_if_starved(plan: object) -> None:
+    """Needs some volunteer could serve, left because the search ran out of time: say so, and
+    exit 3 so that a script notices."""
+    from rich.console import Console
+    from rich.markup import escape
+
+    from kst_match.model import Reason
+
+    starved = [u.need for u in plan.unserved if u.reason is Reason.not_planned_in_time]  # type: ignore[attr-defined]
+    if starved:
+        Console(stderr=True).print(
+            f"[yellow]Warning:[/yellow] {len(starved)} needs that a volunteer could serve were "
+            "left unserved when the search stopped on its time limit "
+            f"({escape(', '.join(starved[:10]))}{' ...' if len(starved) > 10 else ''}). "
+            "A longer --time-limit may serve them.",
+            highlight=False,
+        )
+        raise typer.Exit(3)
 
 
 def _locate_new_needs(needs: list, day: object, file: str) -> tuple[list, list[str]]:
@@ -170,6 +231,9 @@ def replan_day(
         Path | None, typer.Option(exists=True, help="CSV of needs that came in since.")
     ] = None,
     time_limit: Annotated[float, typer.Option(help="Solver time limit, seconds.")] = 5.0,
+    iterations: Annotated[
+        int | None, typer.Option(min=0, help="Improvement iterations instead of a time limit.")
+    ] = None,
     out: Annotated[Path, typer.Option(help="Folder for the new plan.")] = Path("out/replan"),
     network: Annotated[Path | None, typer.Option(help="Street network file.")] = None,
 ) -> None:
@@ -192,7 +256,14 @@ def replan_day(
         happened = happened.model_copy(update={"new_needs": happened.new_needs + tuple(located[0])})
     travel = _travel(network)
     with Console(stderr=True).status("Re-planning...") as status:
-        plan = replan(day, morning, happened, travel, time_limit, progress=status.update)  # type: ignore[arg-type]
+        plan = replan(
+            day,  # type: ignore[arg-type]
+            morning,
+            happened,
+            travel,  # type: ignore[arg-type]
+            _stopping_rule(time_limit, iterations),  # type: ignore[arg-type]
+            progress=status.update,
+        )
     whole_day = day.model_copy(update={"needs": day.needs + happened.new_needs})  # type: ignore[attr-defined]
     _finish(whole_day, plan, travel, out)
 

@@ -28,9 +28,11 @@ from kst_match.model import (
     Transport,
     Volunteer,
 )
-from kst_match.plan import build_plan, default_travel
+from kst_match.plan import DEFAULT_STOP, build_plan, default_travel
 from kst_match.solve.day import Progress, solve_day
+from kst_match.solve.finish import finish
 from kst_match.solve.places import Places
+from kst_match.solve.stop import StoppingCriterion
 from kst_match.solve.vehicles import Vehicle
 
 TASK_KINDS = (StopKind.deliver, StopKind.visit, StopKind.call)
@@ -63,11 +65,12 @@ def replan(
     plan: Plan,
     events: Events,
     travel: TravelModel | None = None,
-    time_limit_s: float = 5.0,
+    stop: StoppingCriterion = DEFAULT_STOP,
     progress: Progress | None = None,
 ) -> Plan:
-    """A new version of ``plan`` for the rest of the day."""
+    """A new version of ``plan`` for the rest of the day; ``stop`` as for ``make_plan``."""
     began = time.perf_counter()
+    clock = time.monotonic()
     full = day.model_copy(update={"needs": day.needs + tuple(events.new_needs)})
     places = Places.of_day(full, travel or default_travel())
     now_s = events.now * 60
@@ -129,17 +132,29 @@ def replan(
         for r in plan.routes
         if r.volunteer not in events.dropped
     }
+    onboard_limit_s = plan.onboard_limit_min * 60
     solution = solve_day(
         remaining,
         vehicles,
         places,
-        time_limit_s,
+        stop,
+        clock,
         keep=keep,
-        used=used,
         hint=hint,
         progress=progress,
+        onboard_limit_s=onboard_limit_s,
     )
-    return build_plan(
+    starved = stop.seconds is not None and time.monotonic() - clock >= stop.seconds
+    solution = finish(
+        remaining,
+        vehicles,
+        places.travel,
+        solution,
+        used=used,
+        starved=starved,
+        onboard_limit_s=onboard_limit_s,
+    )
+    new = build_plan(
         full,
         solution,
         places.travel,
@@ -148,6 +163,8 @@ def replan(
         partners={n: p for n, p in partner_of.items() if n in finished},
         version=plan.version + 1,
     )
+    new.onboard_limit_min = plan.onboard_limit_min
+    return new
 
 
 def _retimed(stops: list[Stop], day: Day, transport: Transport, places: Places) -> list[Stop]:

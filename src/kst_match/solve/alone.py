@@ -9,20 +9,27 @@ from __future__ import annotations
 
 from kst_match.model import Need, Reason, Site
 from kst_match.solve.places import Places
-from kst_match.solve.schedule import COLLECT_S
+from kst_match.solve.schedule import COLLECT_S, ONBOARD_LIMIT_S
 from kst_match.solve.vehicles import Vehicle
 
 # How far a volunteer got, best last: the reason of the furthest one explains an impossible need.
 _PROGRESS = (Reason.no_capacity, Reason.no_time, Reason.too_far)
 
 
-def alone(need: Need, vehicle: Vehicle, places: Places, site: Site | None) -> Reason | None:
+def alone(
+    need: Need,
+    vehicle: Vehicle,
+    places: Places,
+    site: Site | None,
+    onboard_limit_s: float = ONBOARD_LIMIT_S,
+) -> Reason | None:
     """``None`` if ``vehicle`` can serve ``need`` alone, else the first rule it breaks.
 
     Checks, in order: carrying capacity, the time window within the shift (travelling from the
     vehicle's start via the collection site, handled inside the site's hours, the service ending
-    inside the window, and back by the shift's end), then the travel limit. The collection can
-    always wait until just before the delivery, so the on-board limit never binds here.
+    inside the window, with the goods on board no longer than ``onboard_limit_s`` even when
+    collected as late as the site allows, and back by the shift's end), then the travel
+    limit.
     """
     if vehicle.tasks_left < 1:
         return Reason.no_time
@@ -38,12 +45,14 @@ def alone(need: Need, vehicle: Vehicle, places: Places, site: Site | None) -> Re
     to = places[(need.lon, need.lat)]
     t = float(vehicle.start_s)
     travelled = 0.0
+    latest_collect = None
     if site is not None and need.id not in vehicle.onboard:
         s = places[(site.lon, site.lat)]
         leg = places.seconds(mode, here, s)
         t = max(t + leg, site.opens * 60)
         if t + COLLECT_S > site.closes * 60:
             return Reason.no_time
+        latest_collect = site.closes * 60 - COLLECT_S
         t += COLLECT_S
         travelled += leg
         here = s
@@ -52,12 +61,29 @@ def alone(need: Need, vehicle: Vehicle, places: Places, site: Site | None) -> Re
     travelled += leg
     if t + need.duration * 60 > need.window_end * 60:
         return Reason.no_time
+    if latest_collect is not None:
+        # Collected as late as possible: just in time for the delivery, or as the site closes.
+        collect = min(latest_collect, t - leg - COLLECT_S)
+        if t - collect > onboard_limit_s:
+            return Reason.no_time
     back = places.seconds(mode, to, home)
     if t + need.duration * 60 + back > vehicle.end_s:
         return Reason.no_time
     if travelled + back > vehicle.travel_left_s:
         return Reason.too_far
     return None
+
+
+def site_shut(need: Need, site: Site, onboard_limit_s: float = ONBOARD_LIMIT_S) -> bool:
+    """True if no collection in the site's hours can be delivered in the resident's window,
+    even with no travel at all: the site opens too late, or closes so early that the goods
+    would be on board longer than ``onboard_limit_s``."""
+    first_collect = site.opens * 60
+    last_collect = site.closes * 60 - COLLECT_S
+    last_delivery = (need.window_end - need.duration) * 60
+    if first_collect + COLLECT_S > last_delivery or last_collect < first_collect:
+        return True
+    return need.window_start * 60 - last_collect > onboard_limit_s
 
 
 def closest_reason(reasons: list[Reason]) -> Reason:

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from kst_match.model import Day, Need, Reason, StopKind
 from kst_match.solve import weights
-from kst_match.solve.alone import alone, closest_reason
+from kst_match.solve.alone import alone, closest_reason, site_shut
 from kst_match.solve.calls import assign_calls, insert_calls
 from kst_match.solve.places import Places
 from kst_match.solve.routing import Job, solve_routes_best
@@ -81,14 +81,14 @@ def solve_day(
             unserved[need.id] = tri.rejected[need.id]
             continue
         site = day.site(need.site) if need.site else None
-        if site is not None and (site.opens >= need.window_end or site.closes <= need.window_start):
+        if site is not None and site_shut(need, site, onboard_limit_s):
             unserved[need.id] = Reason.site_closed
             continue
         candidates = [index[v] for v in tri.volunteers[need.id] if v in index]
         if not candidates:
             unserved[need.id] = Reason.volunteer_unavailable
             continue
-        verdicts = {i: alone(need, vehicles[i], places, site) for i in candidates}
+        verdicts = {i: alone(need, vehicles[i], places, site, onboard_limit_s) for i in candidates}
         able = [i for i, r in verdicts.items() if r is None]
         if not able:
             unserved[need.id] = closest_reason(list(verdicts.values()))

@@ -97,9 +97,7 @@ def solve(
             if not needs:
                 continue
             area = day.model_copy(update={"needs": tuple(needs)})
-            places = Places.of(travel, area, needs, area_vehicles).detached(
-                _modes(area_vehicles)
-            )
+            places = Places.of(travel, area, needs, area_vehicles).detached(_modes(area_vehicles))
             # Each area's share of the wall time, by its size, with the workers side by side.
             share = stop.share(min(1.0, workers * len(needs) / total))
             tasks.append((area, area_vehicles, places, share, tri, onboard_limit_s))
@@ -120,9 +118,7 @@ def solve(
         )
     starved = stop.seconds is not None and time.monotonic() - clock >= stop.seconds
     say("partner capacity and a last insertion pass")
-    return finish(
-        day, vehicles, travel, solution, starved=starved, onboard_limit_s=onboard_limit_s
-    )
+    return finish(day, vehicles, travel, solution, starved=starved, onboard_limit_s=onboard_limit_s)
 
 
 def _modes(vehicles: Sequence[Vehicle]) -> set[Transport]:

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 
 from kst_match.geo.travel import TravelModel
 from kst_match.model import PRIORITY_ORDER, Day, Need, Reason
-from kst_match.solve.alone import alone, closest_reason
+from kst_match.solve.alone import alone, closest_reason, site_shut
 from kst_match.solve.day import DaySolution
 from kst_match.solve.insertion import best_insertion, insertion_cost, localised
 from kst_match.solve.partners import Key, assign_partners, capacity_left, has_room
@@ -61,27 +61,27 @@ def finish(
     unserved.sort(key=lambda n: (PRIORITY_ORDER[n.priority], n.id))
     inserted = 0
     for need in unserved:
-        if _rule_reason(day, need, solution) is not None:
+        if _rule_reason(day, need, solution, onboard_limit_s) is not None:
             continue
         if _insert(day, need, by_id, travel, solution, left, onboard_limit_s):
             inserted += 1
     solution.stats["inserted_after_search"] = inserted
     solution.stats["left_without_partner"] = len(homeless)
 
-    reasons = _reasons(day, vehicles, travel, solution, left, starved)
+    reasons = _reasons(day, vehicles, travel, solution, left, starved, onboard_limit_s)
     solution.unserved = reasons
     return solution
 
 
-def _rule_reason(day: Day, need: Need, solution: DaySolution) -> Reason | None:
+def _rule_reason(
+    day: Day, need: Need, solution: DaySolution, onboard_limit_s: float
+) -> Reason | None:
     """A reason found by the rules alone, whatever the plan."""
     rejected = solution.triage.rejected.get(need.id)
     if rejected is not None:
         return rejected
-    if need.site:
-        site = day.site(need.site)
-        if site.opens >= need.window_end or site.closes <= need.window_start:
-            return Reason.site_closed
+    if need.site and site_shut(need, day.site(need.site), onboard_limit_s):
+        return Reason.site_closed
     return None
 
 
@@ -143,12 +143,10 @@ def _insert(
     site = day.site(need.site) if need.site else None
     best: tuple[float, str, str, list[Timed]] | None = None
     for v, partner in eligible:
-        if alone(need, v, places, site) is not None:
+        if alone(need, v, places, site, onboard_limit_s) is not None:
             continue
         current = solution.routes.get(v.id) or _empty(v, places)
-        found = best_insertion(
-            need, v, localised(current, places), day, places, onboard_limit_s
-        )
+        found = best_insertion(need, v, localised(current, places), day, places, onboard_limit_s)
         if found is None:
             continue
         cost = insertion_cost(need, v, found[0])
@@ -185,6 +183,7 @@ def _reasons(
     solution: DaySolution,
     left: dict[Key, int | None],
     starved: bool,
+    onboard_limit_s: float,
 ) -> dict[str, Reason]:
     """Why each need the final plan does not serve is unserved."""
     tri = solution.triage
@@ -199,7 +198,7 @@ def _reasons(
         if earlier is Reason.volunteer_unavailable or earlier in RULE_REASONS:
             reasons[need.id] = earlier
             continue
-        rule = _rule_reason(day, need, solution)
+        rule = _rule_reason(day, need, solution, onboard_limit_s)
         if rule is not None:
             reasons[need.id] = rule
             continue
@@ -208,7 +207,7 @@ def _reasons(
             reasons[need.id] = Reason.volunteer_unavailable
             continue
         site = day.site(need.site) if need.site else None
-        verdicts = [alone(need, v, places, site) for v in candidates]
+        verdicts = [alone(need, v, places, site, onboard_limit_s) for v in candidates]
         if all(r is not None for r in verdicts):
             reasons[need.id] = closest_reason(verdicts)  # type: ignore[arg-type]
             continue

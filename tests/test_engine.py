@@ -1,0 +1,357 @@
+"""The plan engine's rules, each on a small day built so that breaking the rule changes the
+answer: stopping rules, partner capacity over the plan, the final insertion pass, windows that
+bound the end of a service, one handling per site visit, goods' time on board, travel limits,
+site hours, priorities, travel rounded up, and the re-plan's wish to keep routes."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from kst_match.model import Day, Partner, Reason, StopKind, Transport
+from kst_match.plan import make_plan
+from kst_match.replan import Events, replan
+from kst_match.solve import weights
+from kst_match.solve.day import solve_day
+from kst_match.solve.finish import finish
+from kst_match.solve.places import Places
+from kst_match.solve.stop import (
+    AnyOf,
+    FirstFeasible,
+    MaxIterations,
+    MaxRuntime,
+    NoImprovement,
+    Progress,
+    fired_rule,
+)
+from kst_match.solve.vehicles import fresh_vehicles
+from tests.test_plan import (
+    DATE,
+    FOODBANK,
+    HUB,
+    PHARMACY,
+    SMALL_DAY_RULE,
+    TRAVEL,
+    at,
+    need,
+    plan_of,
+    served_by,
+    volunteer,
+)
+
+DBS = {"skills": "dbs_checked"}
+
+
+# --- stopping rules --------------------------------------------------------------------------
+def test_stopping_rules_fire_on_their_own_measure() -> None:
+    early = Progress(iterations=5, since_best=2, elapsed_s=0.5)
+    late = Progress(iterations=500, since_best=300, elapsed_s=9.0)
+    assert not MaxIterations(100).fired(early) and MaxIterations(100).fired(late)
+    assert not NoImprovement(100).fired(early) and NoImprovement(100).fired(late)
+    assert not MaxRuntime(1.0).fired(early) and MaxRuntime(1.0).fired(late)
+    assert FirstFeasible().fired(early)
+    rule = AnyOf((MaxRuntime(60.0), NoImprovement(100)))
+    assert fired_rule(rule, late) == "100 iterations without improvement"
+    assert MaxIterations(1).deterministic and not rule.deterministic
+    assert rule.share(0.5).seconds == 30.0
+
+
+@pytest.mark.parametrize("bad", [0.0, -1.0, math.nan, math.inf])
+def test_a_time_limit_must_be_a_positive_number(bad: float) -> None:
+    with pytest.raises(ValueError, match="positive number of seconds"):
+        MaxRuntime(bad)
+
+
+def test_the_plan_records_which_rule_stopped_the_search() -> None:
+    _, plan = plan_of([need("v", 3, 0, kind="welfare_visit")], [volunteer("a", 0, 0, **DBS)])
+    solver = plan.kpis["solver"]
+    assert solver["stopping_rule"] == str(SMALL_DAY_RULE)
+    assert solver["routing_first_solution_s"] >= 0
+    assert solver["routing_stopped_by"] in (str(SMALL_DAY_RULE), "no improving move found")
+
+
+# --- partner capacity over the plan ------------------------------------------------------------
+def test_a_busy_partners_need_goes_to_another_partner_with_room() -> None:
+    # "small" has one place and the nearer volunteer; "big" has room and a volunteer further
+    # off. Both needs are served: one through each partner.
+    small = Partner(id="small", name="S", services="welfare_visit", capacity="welfare_visit:1")
+    big = Partner(id="big", name="B", services="welfare_visit", capacity="welfare_visit:5")
+    _, plan = plan_of(
+        [need("n1", 2, 0, kind="welfare_visit"), need("n2", 2, 1, kind="welfare_visit")],
+        [volunteer("a", 1, 0, partner="small", **DBS), volunteer("b", 8, 0, partner="big", **DBS)],
+        (small, big),
+    )
+    assert set(served_by(plan)) == {"n1", "n2"}
+    partners = sorted(a.partner for a in plan.assignments)
+    assert partners == ["big", "small"]
+
+
+def test_a_scarce_place_is_not_taken_by_an_urgent_need_nobody_can_reach() -> None:
+    # One place; the urgent need's window closes before any shift starts, so it cannot be
+    # served; the normal need takes the place.
+    hub = Partner(id="hub", name="Hub", services="welfare_visit", capacity="welfare_visit:1")
+    _, plan = plan_of(
+        [
+            need(
+                "urgent",
+                2,
+                0,
+                kind="welfare_visit",
+                priority="urgent",
+                window_start="07:00",
+                window_end="08:00",
+            ),
+            need("normal", 2, 1, kind="welfare_visit"),
+        ],
+        [volunteer("a", 0, 0, **DBS)],
+        (hub,),
+    )
+    assert served_by(plan) == {"normal": "a"}
+    assert [(u.need, u.reason) for u in plan.unserved] == [("urgent", Reason.no_time)]
+
+
+def test_partner_capacity_is_the_reason_only_when_every_partner_is_full() -> None:
+    hub = Partner(id="hub", name="Hub", services="welfare_visit", capacity="welfare_visit:1")
+    _, plan = plan_of(
+        [need("n1", 2, 0, kind="welfare_visit"), need("n2", 2, 1, kind="welfare_visit")],
+        [volunteer("a", 0, 0, **DBS), volunteer("b", 0, 1, **DBS)],
+        (hub,),
+    )
+    assert len(plan.assignments) == 1
+    assert [u.reason for u in plan.unserved] == [Reason.partner_capacity]
+
+
+# --- the final insertion pass ------------------------------------------------------------------
+def test_a_need_that_fits_into_the_final_plan_is_inserted() -> None:
+    day = Day(
+        date=DATE,
+        needs=(need("a", 2, 0, kind="welfare_visit"), need("b", 3, 0, kind="welfare_visit")),
+        volunteers=(volunteer("v", 0, 0, **DBS),),
+        partners=(HUB,),
+        sites=(FOODBANK, PHARMACY),
+    )
+    vehicles = fresh_vehicles(day)
+    places = Places.of(TRAVEL, day, day.needs, vehicles)
+    # "b" kept out of the search, as if the search had not reached it.
+    solution = solve_day(day, vehicles, places, SMALL_DAY_RULE, exclude={"b": Reason.crowded_out})
+    assert solution.served_by == {"a": "v"}
+    done = finish(day, vehicles, TRAVEL, solution)
+    assert done.served_by == {"a": "v", "b": "v"}
+    assert done.unserved == {}
+    assert done.stats["inserted_after_search"] == 1
+
+
+def test_a_need_that_fits_nowhere_is_crowded_out_or_not_planned_in_time() -> None:
+    day = Day(
+        date=DATE,
+        needs=(
+            need(
+                "hi",
+                5,
+                0,
+                kind="welfare_visit",
+                priority="high",
+                window_start="10:00",
+                window_end="10:35",
+                duration=30,
+            ),
+            need(
+                "lo",
+                -5,
+                0,
+                kind="welfare_visit",
+                window_start="10:00",
+                window_end="10:35",
+                duration=30,
+            ),
+        ),
+        volunteers=(volunteer("v", 0, 0, **DBS),),
+        partners=(HUB,),
+        sites=(FOODBANK, PHARMACY),
+    )
+    vehicles = fresh_vehicles(day)
+    places = Places.of(TRAVEL, day, day.needs, vehicles)
+    for starved, reason in ((False, Reason.crowded_out), (True, Reason.not_planned_in_time)):
+        solution = solve_day(day, vehicles, places, SMALL_DAY_RULE)
+        done = finish(day, vehicles, TRAVEL, solution, starved=starved)
+        assert done.served_by == {"hi": "v"}
+        assert done.unserved == {"lo": reason}
+
+
+# --- times: windows, site handling, goods on board ---------------------------------------------
+def test_a_visit_ends_inside_its_window() -> None:
+    # A 45-minute visit in a window of 10:00-10:30 cannot be made.
+    _, plan = plan_of(
+        [
+            need(
+                "x",
+                2,
+                0,
+                kind="welfare_visit",
+                window_start="10:00",
+                window_end="10:30",
+                duration=45,
+            )
+        ],
+        [volunteer("a", 0, 0, **DBS)],
+    )
+    assert [(u.need, u.reason) for u in plan.unserved] == [("x", Reason.no_time)]
+
+
+def test_several_parcels_at_one_site_take_one_handling() -> None:
+    parcels = [
+        need(f"p{i}", 0, 5, kind="food_parcel", site="fb", load=1, duration=2) for i in range(3)
+    ]
+    _, plan = plan_of(parcels, [volunteer("v", 0, 1, capacity=4)])
+    (route,) = plan.routes
+    collects = [s for s in route.stops if s.kind is StopKind.collect]
+    assert len(collects) == 3
+    assert {s.start_s for s in collects} == {collects[0].start_s}
+    assert {s.departure_s for s in collects} == {collects[0].start_s + 180}
+
+
+def test_goods_are_not_carried_longer_than_the_limit() -> None:
+    # The pharmacy opens 08:00 and closes 09:30; the resident can only take delivery from
+    # 11:30. Two hours on board at most: 09:27 to 11:30 is too long, so it is not served.
+    early = PHARMACY.model_copy(update={"closes": 9 * 60 + 30})
+    day = Day(
+        date=DATE,
+        needs=(
+            need(
+                "rx",
+                2,
+                1,
+                kind="prescription",
+                site="ph",
+                load=1,
+                window_start="11:30",
+                window_end="12:30",
+            ),
+        ),
+        volunteers=(volunteer("v", 1, 0, shift_start="08:00", **DBS),),
+        partners=(HUB,),
+        sites=(FOODBANK, early),
+    )
+    plan = make_plan(day, TRAVEL, SMALL_DAY_RULE)
+    assert plan.assignments == []
+    assert plan.onboard_limit_min == 120
+    # Allowed four hours on board, the same delivery is made, collected as late as possible.
+    longer = make_plan(day, TRAVEL, SMALL_DAY_RULE, onboard_limit_min=240)
+    (route,) = longer.routes
+    collect = next(s for s in route.stops if s.kind is StopKind.collect)
+    deliver = next(s for s in route.stops if s.kind is StopKind.deliver)
+    assert collect.start_s == 9 * 3600 + 27 * 60  # handling ends as the pharmacy closes
+    assert deliver.start_s == 11.5 * 3600
+    assert deliver.start_s - collect.start_s <= 240 * 60
+
+
+# --- rules the search must keep ---------------------------------------------------------------
+def test_the_travel_limit_holds() -> None:
+    # Two visits 1 km east and 1 km west: each is a 2 km walk there and back (about 31
+    # minutes), both together 4 km. A 40-minute travel limit allows one.
+    _, plan = plan_of(
+        [need("e", 10, 0, kind="welfare_visit"), need("w", -10, 0, kind="welfare_visit")],
+        [volunteer("v", 0, 0, max_travel=40, **DBS)],
+    )
+    assert len(plan.assignments) == 1
+    (route,) = plan.routes
+    assert route.travel_s <= 40 * 60
+
+
+def test_site_hours_hold() -> None:
+    # Cheapest in travel is the visit 200 m north first, then the pharmacy 400 m north, then
+    # the resident 200 m east of home (about 1,050 m against 1,080 m for the pharmacy first).
+    # The pharmacy closes at 09:14: only the pharmacy first collects in time.
+    pharmacy = PHARMACY.model_copy(update={"closes": 9 * 60 + 14, **at(0, 4)})
+    day = Day(
+        date=DATE,
+        needs=(
+            need("rx", 2, 0, kind="prescription", site="ph", load=1),
+            need("visit", 0, 2, kind="welfare_visit"),
+        ),
+        volunteers=(volunteer("v", 0, 0, **DBS),),
+        partners=(HUB,),
+        sites=(FOODBANK, pharmacy),
+    )
+    plan = make_plan(day, TRAVEL, SMALL_DAY_RULE)
+    assert set(served_by(plan)) == {"rx", "visit"}
+    (route,) = plan.routes
+    assert next(s.kind for s in route.stops[1:-1]) is StopKind.collect
+    collect = next(s for s in route.stops if s.kind is StopKind.collect)
+    assert collect.start_s + 180 <= 9 * 3600 + 14 * 60
+
+
+def test_an_urgent_need_outweighs_a_nearer_normal_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    # One task left in the volunteer's day; the normal need is next door, the urgent one 800 m.
+    needs = [
+        need("near", 1, 0, kind="welfare_visit"),
+        need("far", 8, 0, kind="welfare_visit", priority="urgent"),
+    ]
+    _, plan = plan_of(needs, [volunteer("v", 0, 0, max_tasks=1, **DBS)])
+    assert served_by(plan) == {"far": "v"}
+    # With equal weights the nearer one would win: the weights are what decides.
+    monkeypatch.setitem(weights.PRIORITY_WEIGHT, weights.Priority.urgent, 1)
+    _, equal = plan_of(needs, [volunteer("v", 0, 0, max_tasks=1, **DBS)])
+    assert served_by(equal) == {"near": "v"}
+
+
+def test_solver_travel_is_rounded_up_so_real_times_hold() -> None:
+    """Two visits east of home in a line, "a" first (its window closes at 09:15), then "b",
+    whose last start is the whole minutes of both walks after "a"'s 10 minutes: the walks'
+    fractions of a second make both impossible. Travel rounded down would let the solver plan
+    both, and the real times would break "b"'s window."""
+    home = tuple(at(0, 0).values())
+    chosen = None
+    for step in range(100, 900):
+        e1, e2 = step / 100, step / 100 + 3.7
+        secs = TRAVEL.matrix(
+            np.array([home, tuple(at(e1, 0).values()), tuple(at(e2, 0).values())]),
+            Transport.walk,
+        ).seconds
+        t1, t2 = float(secs[0, 1]), float(secs[1, 2])
+        if (math.floor(t1) + math.floor(t2)) % 60 == 0 and t1 % 1 + t2 % 1 > 0.05:
+            chosen = (e1, e2, t1, t2)
+            break
+    assert chosen is not None
+    e1, e2, t1, t2 = chosen
+    latest = 9 * 60 + 10 + (math.floor(t1) + math.floor(t2)) // 60  # b's last start, minutes
+    a = need("a", e1, 0, kind="welfare_visit", window_start="09:00", window_end="09:15")
+    b = need(
+        "b",
+        e2,
+        0,
+        kind="welfare_visit",
+        window_start="09:00",
+        window_end=f"{(latest + 10) // 60:02d}:{(latest + 10) % 60:02d}",
+    )
+    _, plan = plan_of([a, b], [volunteer("v", 0, 0, **DBS)])
+    assert len(plan.assignments) == 1
+
+
+def test_a_replan_keeps_each_need_with_its_volunteer(monkeypatch: pytest.MonkeyPatch) -> None:
+    # This morning "far" was given the visit (its previous volunteer); continuity is dropped at
+    # noon, but the re-plan keeps the visit where it was rather than move it to "near".
+    x = need("x", 5, 0, kind="welfare_visit", previous_volunteer="far", window_start="13:00")
+    day, morning = plan_of([x], [volunteer("near", 4, 0, **DBS), volunteer("far", 9, 0, **DBS)])
+    assert served_by(morning) == {"x": "far"}
+    monkeypatch.setattr(weights, "CONTINUITY", 0)
+    again = replan(day, morning, Events(now="12:00"), TRAVEL, SMALL_DAY_RULE)
+    assert served_by(again) == {"x": "far"}
+    monkeypatch.setattr(weights, "KEEP_ASSIGNED", 0)
+    moved = replan(day, morning, Events(now="12:00"), TRAVEL, SMALL_DAY_RULE)
+    assert served_by(moved) == {"x": "near"}
+
+
+def test_identical_runs_with_a_deterministic_rule_give_identical_plans() -> None:
+    needs = [need(f"n{i}", i % 5, i // 5, kind="welfare_visit") for i in range(12)]
+    needs += [need(f"f{i}", i, 3, kind="food_parcel", site="fb", load=1) for i in range(6)]
+    vols = [volunteer(f"v{i}", i, 0, **DBS) for i in range(4)]
+    _, one = plan_of(needs, vols)
+    _, two = plan_of(needs, vols)
+    one.kpis.pop("solve_time_s"), two.kpis.pop("solve_time_s")
+    for p in (one, two):
+        for key in ("routing_time_s", "routing_first_solution_s", "routing_best_found_s"):
+            p.kpis["solver"].pop(key, None)
+    assert one.model_dump_json() == two.model_dump_json()
