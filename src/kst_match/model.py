@@ -1,7 +1,7 @@
 """The vocabulary of kst-match as types: one name per concept, in code, CSV headers and the API.
 
 Times of day are whole minutes after midnight (``int``) inside the program and ``"HH:MM"`` in
-files and JSON. Locations are WGS84 longitude and latitude in degrees. Travel times are seconds,
+files and JSON; a plan's stops also carry their exact times, in seconds after midnight. Locations are WGS84 longitude and latitude in degrees. Travel times are seconds,
 distances metres.
 """
 
@@ -208,6 +208,7 @@ class Reason(StrEnum):
     too_far = "too_far"
     no_capacity = "no_capacity"
     crowded_out = "crowded_out"
+    not_planned_in_time = "not_planned_in_time"
     volunteer_unavailable = "volunteer_unavailable"
 
 
@@ -223,6 +224,10 @@ REASON_TEXT: dict[Reason, str] = {
     Reason.crowded_out: (
         "A volunteer could serve it alone, but every suitable volunteer's day was full with"
         " needs of equal or higher priority."
+    ),
+    Reason.not_planned_in_time: (
+        "A volunteer could serve it alone, but the search stopped on its time limit before"
+        " making room for it; a longer time limit may serve it."
     ),
     Reason.volunteer_unavailable: "Its volunteer dropped out and no one else could take it.",
 }
@@ -428,7 +433,12 @@ class Day(BaseModel):
 # The plan
 # ---------------------------------------------------------------------------------------------
 class Stop(BaseModel):
-    """One stop of a volunteer's day, in order. Times in minutes after midnight."""
+    """One stop of a volunteer's day, in order.
+
+    ``arrival``, ``start`` and ``departure`` are whole minutes after midnight: the exact times
+    ``arrival_s``, ``start_s`` and ``departure_s`` (seconds after midnight) rounded down. Plans
+    written before exact times were recorded have ``None`` there.
+    """
 
     kind: StopKind
     need: str | None = None
@@ -438,6 +448,9 @@ class Stop(BaseModel):
     arrival: Clock
     start: Clock = Field(description="service starts (after any wait)")
     departure: Clock
+    arrival_s: float | None = Field(default=None, description="exact arrival, seconds")
+    start_s: float | None = Field(default=None, description="exact service start, seconds")
+    departure_s: float | None = Field(default=None, description="exact departure, seconds")
     load: int = Field(default=0, description="load carried on leaving the stop")
     travel_s: float = Field(default=0, description="travel from the previous stop, seconds")
     distance_m: float = Field(default=0, description="distance from the previous stop, metres")
@@ -491,4 +504,7 @@ class Plan(BaseModel):
     assignments: list[Assignment]
     routes: list[Route]
     unserved: list[Unserved]
+    onboard_limit_min: int = Field(
+        default=120, ge=0, description="longest time goods may spend on board, minutes"
+    )
     kpis: dict[str, object] = Field(default_factory=dict)
