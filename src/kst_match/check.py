@@ -268,6 +268,12 @@ def _bounds(stop: Stop, name: str) -> tuple[float, float]:
     return minute, minute + 60
 
 
+def _recorded(stop: Stop, name: str) -> str:
+    """The time ``name`` of ``stop`` as recorded: exact when it is, else the minute."""
+    exact = getattr(stop, f"{name}_s")
+    return _hms(exact) if exact is not None else _clock(getattr(stop, name))
+
+
 def _shared(a: Stop, b: Stop) -> bool:
     """Do two stops record the same times (exactly where both have exact times)?"""
     for name in _TIMES:
@@ -647,25 +653,31 @@ class _Referee:
             arrive = a_lo if i == 0 else max(a_lo, leave + legs_s[i])
             if arrive > a_hi + TIME_TOLERANCE_S:
                 msg = (
-                    f"{tag}: arrives at {_hms(a_hi)}, but the stop before ends at {_hms(leave)}"
+                    f"{tag}: arrives at {_recorded(stop, 'arrival')}, but the stop before ends at"
+                    f" {_hms(leave)}"
                     f" and the leg takes {legs_s[i]:.1f} s: {_hms(arrive)} at the earliest."
                 )
                 self.add(Code.arrival_too_early, msg, vid, stop.need)
                 arrive = a_hi
             begin = max(s_lo, arrive)
             if begin > s_hi + TIME_TOLERANCE_S:
-                msg = f"{tag}: starts at {_hms(s_hi)}, before arriving at {_hms(arrive)}."
+                msg = (
+                    f"{tag}: starts at {_recorded(stop, 'start')}, before arriving at"
+                    f" {_hms(arrive)}."
+                )
                 self.add(Code.start_before_arrival, msg, vid, stop.need)
                 begin = s_hi
             if begin + busy > d_hi + TIME_TOLERANCE_S:
                 msg = (
-                    f"{tag}: leaves at {_hms(d_hi)}, but starting at {_hms(begin)} it takes"
+                    f"{tag}: leaves at {_recorded(stop, 'departure')}, but starting at"
+                    f" {_hms(begin)} it takes"
                     f" {busy:.0f} s."
                 )
                 self.add(Code.departure_too_early, msg, vid, stop.need)
             elif known is not None and d_lo - busy > s_hi + TIME_TOLERANCE_S:
                 msg = (
-                    f"{tag}: leaves at {_hms(d_lo)}, but starting at {_hms(s_hi)} it takes only"
+                    f"{tag}: leaves at {_recorded(stop, 'departure')}, but starting at"
+                    f" {_recorded(stop, 'start')} it takes only"
                     f" {busy:.0f} s."
                 )
                 self.add(Code.departure_too_late, msg, vid, stop.need)
@@ -1080,7 +1092,8 @@ class _Referee:
         skilled = [v for v in members if need.required_skills <= v.skills]
         qualified = [v for v in skilled if _qualified(need, v)]
         if reason is Reason.no_partner:
-            wrong = f"{', '.join(sorted(offering))} offer(s) it there" if offering else ""
+            verb = "offers" if len(offering) == 1 else "offer"
+            wrong = f"{', '.join(sorted(offering))} {verb} it in its ward" if offering else ""
         elif reason is Reason.no_skill:
             wrong = f"{skilled[0].id} has the skills" if skilled else ""
         elif reason is Reason.no_language:

@@ -1,8 +1,9 @@
 """The vocabulary of kst-match as types: one name per concept, in code, CSV headers and the API.
 
 Times of day are whole minutes after midnight (``int``) inside the program and ``"HH:MM"`` in
-files and JSON; a plan's stops also carry their exact times, in seconds after midnight. Locations are WGS84 longitude and latitude in degrees. Travel times are seconds,
-distances metres.
+files and JSON; a plan's stops also carry their exact times, in seconds after midnight.
+Locations are WGS84 longitude and latitude in degrees. Travel times are seconds, distances
+metres.
 """
 
 from __future__ import annotations
