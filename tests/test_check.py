@@ -1338,3 +1338,26 @@ def test_kpi_altered_is_named(path: str, value: object) -> None:
     found = check_plan(day, plan, travel)
     assert found and {v.code for v in found} == {"kpi_mismatch"}
     assert all(v.message.startswith(f"KPI {path.replace('__', '.')}") for v in found)
+
+
+def test_no_need_is_expected_to_fit_into_an_absent_volunteers_day() -> None:
+    """A re-plan's unserved need may fit into the day of a volunteer who dropped out: that is
+    no fault, when the checker is told who dropped out."""
+    day, plan, travel = crowded_out(room=True)
+    plan.unserved[0].reason = Reason.volunteer_unavailable
+    assert {v.code for v in check_plan(day, plan, travel)} == {"unserved_insertable"}
+    assert check_plan(day, plan, travel, absent={"V1"}) == []
+
+
+def test_a_replan_fits_new_stops_after_now_only() -> None:
+    """N4 (10:00-12:00) unserved for no_time. Re-planned at 10:40, V1 is home (since 10:11:33)
+    and could still collect it at 10:40 and visit at 11:11:12.3 (3 min at the food bank, 28.2 min
+    on the way), alone too; at 11:20 the visit could start 11:51:12.3 at the earliest, too late
+    for a 10-minute visit by 12:00."""
+    day, plan, travel = n4_unserved(Reason.no_time, needs=N4_POSSIBLE, volunteers={"V1": V1_FAR})
+    found = check_plan(day, plan, travel, now=10 * 60 + 40)
+    assert [v.code for v in found] == ["unserved_reason_false", "unserved_insertable"]
+    assert found[1].message.endswith(
+        "collect before stop 3 starting 10:40:00, deliver before stop 3 starting 11:11:12.3."
+    )
+    assert check_plan(day, plan, travel, now=11 * 60 + 20) == []

@@ -49,7 +49,7 @@ import itertools
 import math
 import statistics
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
@@ -193,16 +193,36 @@ class PlanInvalid(AssertionError):
         super().__init__("\n".join(lines))
 
 
-def assert_valid(day: Day, plan: Plan, travel: TravelModel) -> None:
+def assert_valid(
+    day: Day,
+    plan: Plan,
+    travel: TravelModel,
+    *,
+    absent: Collection[str] = (),
+    now: int | None = None,
+) -> None:
     """Raise ``PlanInvalid`` listing the violations if ``plan`` breaks any rule of ``day``."""
-    violations = check_plan(day, plan, travel)
+    violations = check_plan(day, plan, travel, absent=absent, now=now)
     if violations:
         raise PlanInvalid(violations)
 
 
-def check_plan(day: Day, plan: Plan, travel: TravelModel) -> list[Violation]:
-    """Every rule of ``day`` that ``plan`` breaks, travel judged by ``travel``; empty if valid."""
-    return _Referee(day, plan, travel).run()
+def check_plan(
+    day: Day,
+    plan: Plan,
+    travel: TravelModel,
+    *,
+    absent: Collection[str] = (),
+    now: int | None = None,
+) -> list[Violation]:
+    """Every rule of ``day`` that ``plan`` breaks, travel judged by ``travel``; empty if valid.
+
+    A re-plan is judged with what the plan itself does not record: ``absent``, the volunteers
+    who dropped out (no unserved need is expected to fit into their day), and ``now``, the
+    minute after midnight it was made at (nothing new can be done before it: the stops that
+    start earlier stay where they are).
+    """
+    return _Referee(day, plan, travel, frozenset(absent), now).run()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -293,7 +313,7 @@ def _shared(a: Stop, b: Stop) -> bool:
 class _Node:
     """One visit of a route for the insertion test: a place (``None`` for a call, made where
     the volunteer is), when service may start (``lo``..``hi``, seconds), how long it takes
-    (``busy``, seconds), the change of load, and the route stop it stands for."""
+    (``busy``, seconds), the change of load, and the route stop it stands for (its first)."""
 
     kind: StopKind
     place: int | None
@@ -304,17 +324,20 @@ class _Node:
     site: str | None = None
     needs: tuple[str, ...] = ()
     stop: int = -1
+    fixed: bool = False  # started before the re-plan: held at its recorded time
 
 
 @dataclass(frozen=True)
 class _Day:
     """A volunteer's route as nodes: consecutive collects at one site merged into one visit;
-    ``pairs`` are (collect node, deliver node) indices; ``onboard`` the load on leaving home."""
+    ``pairs`` are (collect node, deliver node) indices; ``onboard`` the load on leaving home;
+    the first ``fixed`` nodes keep their recorded start."""
 
     nodes: list[_Node]
     pairs: list[tuple[int, int]]
     onboard: int
     tasks: int
+    fixed: int = 0  # the first nodes, started before the re-plan: nothing goes before them
 
 
 def _places(nodes: Sequence[_Node]) -> list[int]:
@@ -385,10 +408,19 @@ def _shifted(pairs: Sequence[tuple[int, int]], at: int) -> list[tuple[int, int]]
 class _Referee:
     """Walks one plan against one day, collecting violations in ``self.found``."""
 
-    def __init__(self, day: Day, plan: Plan, travel: TravelModel) -> None:
+    def __init__(
+        self,
+        day: Day,
+        plan: Plan,
+        travel: TravelModel,
+        absent: frozenset[str] = frozenset(),
+        now: int | None = None,
+    ) -> None:
         self.day = day
         self.plan = plan
         self.travel = travel
+        self.absent = absent
+        self.now_s = -math.inf if now is None else now * 60.0
         self.found: list[Violation] = []
         # Built here from the day's own tuples, so the referee relies on nothing precomputed.
         self.needs: dict[str, Need] = {n.id: n for n in day.needs}
@@ -751,7 +783,7 @@ class _Referee:
             if need is None:
                 continue
             if stop.kind == StopKind.collect:
-                collected.setdefault(need.id, i)
+                collected[need.id] = i  # the goods are on board from their last collection
             elif stop.kind == StopKind.deliver and need.id in collected:
                 c = collected[need.id]
                 held = starts[i][0] - starts[c][1]
@@ -1145,7 +1177,8 @@ class _Referee:
         return [
             v
             for v in self.day.volunteers
-            if v.partners & partners
+            if v.id not in self.absent
+            and v.partners & partners
             and _qualified(need, v)
             and (not need.kind.is_delivery or need.load <= v.capacity)
         ]
@@ -1216,16 +1249,18 @@ class _Referee:
 
     def route_days(self, vol: Volunteer, route: Route | None) -> _Day | None:
         """``vol``'s route as nodes (an empty day from home when there is none), or ``None``
-        when it names something unknown or does not run from home to home."""
+        when it names something unknown or does not run from home to home. The stops that
+        started before ``now`` keep their recorded times."""
         home = self.place("home", vol.id)
-        start = _Node(StopKind.start, home, vol.shift_start * 60.0, math.inf, 0.0, stop=0)
+        leave = max(vol.shift_start * 60.0, self.now_s)
+        start = _Node(StopKind.start, home, leave, math.inf, 0.0, stop=0)
         stops = route.stops if route is not None else []
         end = _Node(StopKind.end, home, -math.inf, vol.shift_end * 60.0, 0.0, stop=len(stops) - 1)
         if route is None:
             return _Day([start, replace(end, stop=1)], [], 0, 0)
         if len(stops) < 2 or stops[0].kind != StopKind.start or stops[-1].kind != StopKind.end:
             return None
-        nodes = [start]
+        nodes = [self.pinned(start, stops[0], "departure")]
         collect_at: dict[str, int] = {}
         pairs: list[tuple[int, int]] = []
         onboard = 0
@@ -1244,20 +1279,28 @@ class _Referee:
                         last, load=last.load + need.load, needs=(*last.needs, need.id)
                     )
                 else:
-                    nodes.append(self.collect_node(need, site, i))
+                    nodes.append(self.pinned(self.collect_node(need, site, i), stop))
                 collect_at[need.id] = len(nodes) - 1
                 continue
             if stop.kind not in _TASK_KINDS:
                 return None
             tasks += 1
-            node = self.service_node(need, i)
+            node = self.pinned(self.service_node(need, i), stop)
             if stop.kind == StopKind.deliver:
                 if need.id in collect_at:
                     pairs.append((collect_at[need.id], len(nodes)))
                 else:
                     onboard += need.load  # on board before the route began
             nodes.append(node)
-        return _Day([*nodes, end], pairs, onboard, tasks)
+        fixed = max((k + 1 for k, node in enumerate(nodes) if node.fixed), default=0)
+        return _Day([*nodes, end], pairs, onboard, tasks, fixed)
+
+    def pinned(self, node: _Node, stop: Stop, name: str = "start") -> _Node:
+        """``node``, held at its recorded time if it started before ``now``."""
+        low, high = _bounds(stop, name)
+        if low >= self.now_s:
+            return node
+        return replace(node, lo=low, hi=high, fixed=True)
 
     def collect_node(self, need: Need, site: Site, stop: int) -> _Node:
         """Collecting ``need``'s goods at ``site``: the handling inside the opening hours."""
@@ -1305,7 +1348,9 @@ class _Referee:
             return None  # the route as it stands keeps no schedule
         at = _places(nodes)
         budget = vol.max_travel * 60.0 + TIME_TOLERANCE_S
+        first = max(1, day.fixed)  # the first gap open to a new stop
         service = self.service_node(need, -1)
+        service = replace(service, lo=max(service.lo, self.now_s))
 
         def may_go(gap: int, x: _Node) -> bool:
             """Can ``x`` go between nodes ``gap - 1`` and ``gap`` (a necessary condition)?"""
@@ -1331,7 +1376,7 @@ class _Referee:
             return f"before stop {nodes[gap].stop}" if nodes[gap].stop >= 0 else "at the end"
 
         if not need.kind.is_delivery:
-            for gap in range(1, len(nodes)):
+            for gap in range(first, len(nodes)):
                 if not may_go(gap, service):
                     continue
                 new = [*nodes[:gap], service, *nodes[gap:]]
@@ -1344,6 +1389,7 @@ class _Referee:
         if site is None:
             return None
         collect = self.collect_node(need, site, -1)
+        collect = replace(collect, lo=max(collect.lo, self.now_s))
         loads = [day.onboard]
         for node in nodes[1:]:
             loads.append(loads[-1] + node.load)
@@ -1353,7 +1399,7 @@ class _Referee:
             return all(loads[k] + need.load <= vol.capacity for k in range(first, last + 1))
 
         # The collection: joining a visit already made to the site, or a visit of its own.
-        for c in range(1, len(nodes) - 1):
+        for c in range(first, len(nodes) - 1):
             if nodes[c].kind != StopKind.collect or nodes[c].site != site.id:
                 continue
             merged = [*nodes]
@@ -1369,7 +1415,7 @@ class _Referee:
                         f"collect with stop {nodes[c].stop}, deliver {before(gap)} starting"
                         f" {_hms(times[gap])}"
                     )
-        for g in range(1, len(nodes)):
+        for g in range(first, len(nodes)):
             beside = (nodes[g - 1], nodes[g])
             if any(n.kind == StopKind.collect and n.site == site.id for n in beside):
                 continue  # that is joining the visit, tried above
