@@ -19,7 +19,8 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
-from kst_match.check import Code, PlanInvalid, Violation, assert_valid, check_plan
+from kst_match import check as check_module
+from kst_match.check import Code, PlanInvalid, Violation, _earliest, _Node, assert_valid, check_plan
 from kst_match.geo.travel import DEFAULT_PROFILES, ModeProfile, RoadEstimate, TravelModel
 from kst_match.model import (
     Assignment,
@@ -1361,3 +1362,135 @@ def test_a_replan_fits_new_stops_after_now_only() -> None:
         "collect before stop 3 starting 10:40:00, deliver before stop 3 starting 11:11:12.3."
     )
     assert check_plan(day, plan, travel, now=11 * 60 + 20) == []
+
+
+# ---------------------------------------------------------------------------------------------
+# The insertion test's machinery, against independent answers on random small days
+# ---------------------------------------------------------------------------------------------
+def random_day(rng: np.random.Generator) -> tuple[Day, Plan]:
+    """One cycling volunteer with a random route through some of six random needs (food
+    parcels, visits and calls; windows of 20 minutes to 3 hours), the others crowded out."""
+    vol = Volunteer(
+        id="V",
+        partner="P",
+        transport="cycle",
+        skills="dbs_checked",
+        capacity=int(rng.integers(1, 4)),
+        lon=-0.300,
+        lat=51.400,
+        shift_start="09:00",
+        shift_end="17:00",
+        max_tasks=int(rng.integers(2, 8)),
+        max_travel=int(rng.integers(30, 240)),
+    )
+    partner = Partner(id="P", name="P", services="food_parcel;welfare_visit;befriending_call")
+    sites = (FOODBANK, PHARMACY)
+    needs = []
+    for i in range(6):
+        kind = rng.choice(["food_parcel", "welfare_visit", "befriending_call"])
+        start = int(rng.integers(54, 90)) * 10
+        needs.append(
+            Need(
+                id=f"R{i}",
+                date=DATE,
+                resident=f"R{i}",
+                kind=str(kind),
+                lon=-0.300 + float(rng.uniform(-0.03, 0.03)),
+                lat=51.400 + float(rng.uniform(-0.02, 0.02)),
+                window_start=start,
+                window_end=start + int(rng.integers(2, 19)) * 10,
+                duration=int(rng.integers(1, 7)) * 5,
+                load=int(rng.integers(1, 3)) if kind == "food_parcel" else 0,
+                site=str(rng.choice(["S1", "S2"])) if kind == "food_parcel" else None,
+            )
+        )
+    day = Day(date=DATE, needs=tuple(needs), volunteers=(vol,), partners=(partner,), sites=sites)
+    routed = [needs[i] for i in rng.permutation(6)[: int(rng.integers(0, 4))]]
+    legs: list[Leg] = []
+    for need in routed:
+        if need.kind.is_delivery:
+            legs.insert(int(rng.integers(0, len(legs) + 1)), (StopKind.collect, need, None))
+            legs.append((StopKind.deliver, need, None))
+        else:
+            legs.append((_service(need), need, None))
+    route = build_route(day, vol, 9 * 60, legs, exact=True)
+    plan = Plan(
+        date=DATE,
+        travel_model=TRAVEL.name,
+        assignments=[assignment(route, n, "P") for n in routed],
+        routes=[route] if routed else [],
+        unserved=[
+            Unserved(need=n.id, reason=Reason.crowded_out, detail="x")
+            for n in needs
+            if n not in routed
+        ],
+    )
+    return day, plan
+
+
+def _service(need: Need) -> StopKind:
+    return StopKind.visit if need.kind.is_visit else StopKind.call
+
+
+def insertable(day: Day, plan: Plan) -> set[str | None]:
+    return {v.need for v in check_plan(day, plan, TRAVEL) if v.code == "unserved_insertable"}
+
+
+def test_pruning_never_hides_an_insertion(monkeypatch: pytest.MonkeyPatch) -> None:
+    """On 300 random small days, the pruned search finds exactly the needs that fit that the
+    exact test at every position finds (and some fit, some do not)."""
+    rng = np.random.default_rng(7)
+    found, missed = 0, 0
+    for _ in range(300):
+        day, plan = random_day(rng)
+        pruned = insertable(day, plan)
+        monkeypatch.setattr(check_module, "PRUNE_POSITIONS", False)
+        full = insertable(day, plan)
+        monkeypatch.setattr(check_module, "PRUNE_POSITIONS", True)
+        assert pruned == full
+        found += len(full)
+        missed += len(plan.unserved) - len(full)
+    assert found > 50 and missed > 50
+
+
+def test_earliest_schedule_agrees_with_a_linear_programme() -> None:
+    """Random chains of visits with windows, travel and goods-on-board pairs: the Bellman-Ford
+    schedule exists exactly when a linear programme (GLOP) finds one, and keeps every rule."""
+    from ortools.linear_solver import pywraplp
+
+    rng = np.random.default_rng(11)
+    feasible = infeasible = 0
+    for _ in range(300):
+        n = int(rng.integers(2, 8))
+        lo = np.sort(rng.uniform(0, 3000, n))
+        nodes = [
+            _Node(StopKind.visit, 0, float(a), float(a + rng.uniform(0, 900)), float(b))
+            for a, b in zip(lo, rng.uniform(0, 300, n), strict=True)
+        ]
+        legs = [float(x) for x in rng.uniform(0, 400, n - 1)]
+        pairs = [
+            (int(c), int(d))
+            for c, d in (sorted(rng.choice(n, 2, replace=False)) for _ in range(rng.integers(0, 3)))
+        ]
+        limit = float(rng.uniform(100, 1500))
+        times = _earliest(nodes, legs, pairs, limit)
+
+        lp = pywraplp.Solver.CreateSolver("GLOP")
+        t = [lp.NumVar(node.lo, node.hi, f"t{k}") for k, node in enumerate(nodes)]
+        for k in range(n - 1):
+            lp.Add(t[k + 1] - t[k] >= nodes[k].busy + legs[k])
+        for c, d in pairs:
+            lp.Add(t[d] - t[c] <= limit)
+        solvable = lp.Solve() == pywraplp.Solver.OPTIMAL
+        assert (times is not None) == solvable
+        if times is None:
+            infeasible += 1
+            continue
+        feasible += 1
+        tol = 1e-6
+        assert all(
+            node.lo - tol <= x <= node.hi + tol for x, node in zip(times, nodes, strict=True)
+        )
+        assert all(times[k + 1] - times[k] >= nodes[k].busy + legs[k] - tol for k in range(n - 1))
+        assert all(times[d] - times[c] <= limit + tol for c, d in pairs)
+    assert feasible > 50 and infeasible > 50
