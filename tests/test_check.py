@@ -1219,6 +1219,20 @@ RULES: dict[str, tuple[Callable[[], Made], Callable[[], Made], set[str]]] = {
         lambda: n4_unserved(Reason.no_partner, needs={"N4": {"ward": "W2"}}),
         {Code.unserved_reason_false},
     ),
+    # N4 needs no skill; nobody in P1 (V1, V3) is DBS-checked.
+    "no skill, while a volunteer has the skills": (
+        lambda: n4_unserved(Reason.no_skill),
+        lambda: n4_unserved(Reason.no_skill, needs={"N4": {"skills": frozenset({"dbs_checked"})}}),
+        {Code.unserved_reason_false},
+    ),
+    # Nobody in P1 speaks Tamil.
+    "no language, while a volunteer qualifies": (
+        lambda: n4_unserved(Reason.no_language),
+        lambda: n4_unserved(
+            Reason.no_language, needs={"N4": {"language": "tamil", "language_required": True}}
+        ),
+        {Code.unserved_reason_false},
+    ),
     # N4 (09:00-09:30, 10 minutes): a site opening at 09:17 leaves just the time to collect
     # (3 minutes) and visit, with no travel at all; one opening at 09:18 does not.
     "site closed, while it opens in time": (

@@ -1123,7 +1123,9 @@ class _Referee:
     def check_rule_reason(self, need: Need, reason: Reason) -> None:
         """A reason found by the rules: it must hold by the rules."""
         offering = {p.id for p in self.offering(need)}
-        members = [v for v in self.day.volunteers if v.partners & offering]
+        members = [
+            v for v in self.day.volunteers if v.partners & offering and v.id not in self.absent
+        ]
         skilled = [v for v in members if need.required_skills <= v.skills]
         qualified = [v for v in skilled if _qualified(need, v)]
         if reason is Reason.no_partner:
@@ -1135,7 +1137,7 @@ class _Referee:
             if qualified:
                 wrong = f"{qualified[0].id} has the skills and speaks {need.language}"
             else:
-                wrong = "" if skilled else "nobody has the skills, a different reason"
+                wrong = "" if skilled else "no volunteer who could take it has the skills either"
         else:
             wrong = self.site_open_in_time(need)
         if wrong:
@@ -1143,12 +1145,14 @@ class _Referee:
             self.add(Code.unserved_reason_false, msg, need=need.id)
 
     def site_open_in_time(self, need: Need) -> str:
-        """Why the site is open in time for the need's window ('' if it is not): some
-        collection in its hours allows a delivery in the window with no travel at all, within
-        the goods-on-board limit."""
-        site = self.sites.get(need.site) if need.site else None
+        """Why ``site_closed`` is false for ``need`` ('' if it holds): some collection in its
+        site's hours allows a delivery in the window with no travel at all, within the
+        goods-on-board limit."""
+        if need.site is None:
+            return "it has nothing to collect"
+        site = self.sites.get(need.site)
         if site is None:
-            return ""
+            return ""  # reported as an unknown site where it is collected
         c_lo, c_hi = site.opens * 60.0, site.closes * 60.0 - COLLECT_S
         d_lo, d_hi = need.window_start * 60.0, (need.window_end - need.duration) * 60.0
         fits = c_lo <= c_hi and d_lo <= d_hi and d_hi - c_lo >= COLLECT_S
@@ -1163,7 +1167,10 @@ class _Referee:
         """``partner_capacity``: every partner that offers the kind in the ward and has a
         qualified volunteer has used up its capacity for the kind."""
         for p in self.offering(need):
-            if not any(p.id in v.partners and _qualified(need, v) for v in self.day.volunteers):
+            if not any(
+                p.id in v.partners and _qualified(need, v) and v.id not in self.absent
+                for v in self.day.volunteers
+            ):
                 continue
             limit = p.capacity.get(need.kind)
             if limit is None or used[(p.id, need.kind)] < limit:
