@@ -4,7 +4,7 @@ The day: two partners and a third that V1 does not belong to, a food bank (and a
 need uses), three volunteers (V3 has no work today), a food-parcel delivery (N1), a welfare
 visit in Tamil (N2), a befriending call (N3) and an unserved shopping delivery (N4). Travel by
 ``RoadEstimate``. The plan is made by hand in whole minutes (as plans were written before exact
-times were recorded) or with exact times in seconds; every rule broken is caught in either.
+times were recorded) or with exact times in seconds; both are judged by the same rules.
 
 TODO (once the solver lands): add a test that plans the bundled default day and asserts
 ``check_plan(day, plan, travel) == []``.
