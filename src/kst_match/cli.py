@@ -88,8 +88,16 @@ def _read_day(data: Path, date: datetime | None) -> object:
     return day
 
 
-def _finish(day: object, plan: object, travel: object, out: Path) -> None:
-    """Check the plan independently, write its outputs and print its KPIs."""
+def _finish(
+    day: object,
+    plan: object,
+    travel: object,
+    out: Path,
+    absent: frozenset[str] = frozenset(),
+    now: int | None = None,
+) -> None:
+    """Check the plan independently (a re-plan with who dropped out and when it was made),
+    write its outputs and print its KPIs."""
     from rich.console import Console
 
     from kst_match.check import check_plan
@@ -97,7 +105,7 @@ def _finish(day: object, plan: object, travel: object, out: Path) -> None:
     from kst_match.outputs.kpis import kpi_table
 
     console = Console()
-    violations = check_plan(day, plan, travel)  # type: ignore[arg-type]
+    violations = check_plan(day, plan, travel, absent=absent, now=now)  # type: ignore[arg-type]
     written = write_outputs(day, plan, out)  # type: ignore[arg-type]
     console.print(kpi_table(plan.kpis))  # type: ignore[attr-defined]
     console.print(f"Outputs in [bold]{out}[/bold]: " + ", ".join(sorted(written)))
@@ -265,7 +273,7 @@ def replan_day(
             progress=status.update,
         )
     whole_day = day.model_copy(update={"needs": day.needs + happened.new_needs})  # type: ignore[attr-defined]
-    _finish(whole_day, plan, travel, out)
+    _finish(whole_day, plan, travel, out, happened.dropped, happened.now)
 
 
 @network_app.command("fetch")

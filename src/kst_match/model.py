@@ -1,8 +1,9 @@
 """The vocabulary of kst-match as types: one name per concept, in code, CSV headers and the API.
 
 Times of day are whole minutes after midnight (``int``) inside the program and ``"HH:MM"`` in
-files and JSON. Locations are WGS84 longitude and latitude in degrees. Travel times are seconds,
-distances metres.
+files and JSON; a plan's stops also carry their exact times, in seconds after midnight.
+Locations are WGS84 longitude and latitude in degrees. Travel times are seconds, distances
+metres.
 """
 
 from __future__ import annotations
@@ -433,7 +434,12 @@ class Day(BaseModel):
 # The plan
 # ---------------------------------------------------------------------------------------------
 class Stop(BaseModel):
-    """One stop of a volunteer's day, in order. Times in minutes after midnight."""
+    """One stop of a volunteer's day, in order.
+
+    ``arrival``, ``start`` and ``departure`` are whole minutes after midnight: the exact times
+    ``arrival_s``, ``start_s`` and ``departure_s`` (seconds after midnight) rounded down. Plans
+    written before exact times were recorded have ``None`` there.
+    """
 
     kind: StopKind
     need: str | None = None
@@ -443,13 +449,9 @@ class Stop(BaseModel):
     arrival: Clock
     start: Clock = Field(description="service starts (after any wait)")
     departure: Clock
-    arrival_s: float | None = Field(
-        default=None, description="arrival, exact seconds after midnight (arrival is this, floored)"
-    )
-    start_s: float | None = Field(default=None, description="start, exact seconds after midnight")
-    departure_s: float | None = Field(
-        default=None, description="departure, exact seconds after midnight"
-    )
+    arrival_s: float | None = Field(default=None, description="exact arrival, seconds")
+    start_s: float | None = Field(default=None, description="exact service start, seconds")
+    departure_s: float | None = Field(default=None, description="exact departure, seconds")
     load: int = Field(default=0, description="load carried on leaving the stop")
     travel_s: float = Field(default=0, description="travel from the previous stop, seconds")
     distance_m: float = Field(default=0, description="distance from the previous stop, metres")
@@ -506,4 +508,7 @@ class Plan(BaseModel):
     assignments: list[Assignment]
     routes: list[Route]
     unserved: list[Unserved]
+    onboard_limit_min: int = Field(
+        default=120, ge=0, description="longest time goods may spend on board, minutes"
+    )
     kpis: dict[str, object] = Field(default_factory=dict)
