@@ -502,9 +502,6 @@ class Plan(BaseModel):
     date: dt.date
     version: int = 1
     travel_model: str
-    onboard_limit_min: int = Field(
-        default=120, description="goods' longest time on board, collection start to delivery"
-    )
     assignments: list[Assignment]
     routes: list[Route]
     unserved: list[Unserved]
