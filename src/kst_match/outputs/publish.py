@@ -150,8 +150,10 @@ def _retire(old: Path, new: Path) -> None:
     are in place by now, so a failure here is only reported."""
     try:
         for entry in old.iterdir():
+            # Hidden folders are runs that never finished (".replan.partial-*"): not kept.
+            hidden = entry.name.startswith(".")
             nested = not entry.is_symlink() and entry.is_dir() and (entry / PLAN_FILE).is_file()
-            if nested and not os.path.lexists(new / entry.name):
+            if nested and not hidden and not os.path.lexists(new / entry.name):
                 os.rename(entry, new / entry.name)
         shutil.rmtree(old)
     except OSError as exc:
