@@ -26,6 +26,8 @@ import pytest
 from kst_match.dataset.generate import generate_day, write_day
 from kst_match.model import Day, Need, Plan
 from kst_match.outputs.browser import dump_dom, find_chromium
+from kst_match.outputs.map import build_map
+from tests.test_outputs import FakeAreas, make_day, make_plan
 
 ROOT = Path(__file__).resolve().parents[1]
 # Run as a template, this runs ``touch pwned`` in the working folder (the test's root): it has no
@@ -351,6 +353,16 @@ def test_kpis_show_the_ids_literally(run: Run) -> None:
     ids = list(kpis["travel_per_volunteer_min"])
     assert ids and all(v in {v.id for v in run.day.volunteers} for v in ids)
     assert all(v in md for v in ids)
+
+
+def test_ward_names_are_not_templates_either() -> None:
+    """Ward names come from the areas' data, not the input files, and are still only text."""
+    areas = FakeAreas()
+    areas.ward_names = {"W1": "{{ 7*7 }} <b>", "W2": "{{2}"}  # type: ignore[misc]
+    page = build_map(make_day(), make_plan(), areas=areas, tiles=False).get_root().render()
+    texts = _map_texts(page)
+    assert "{{ 7*7 }} <b> ward" in texts and "{{2} ward" in texts
+    assert "}} <b>" not in page  # escaped wherever it went
 
 
 # ---------------------------------------------------------------------------------------------

@@ -153,12 +153,14 @@ class _RenderOnce(MacroElement):
         figure = self.get_root()
         if not isinstance(figure, Figure):
             raise TypeError("a map layer is rendered only within a map")
-        module = self._template.module.__dict__
-        for part, holder in (("header", figure.header), ("html", figure.html)):
-            if module.get(part) is not None:
-                holder.add_child(_Raw(module[part](self, kwargs)), name=self.get_name())
-        if module.get("script") is not None:
-            figure.script.add_child(_Raw(module["script"](self, kwargs)), name=self.get_name())
+        macros = self._template.module.__dict__
+        for part, holder in (
+            ("header", figure.header),
+            ("html", figure.html),
+            ("script", figure.script),
+        ):
+            if macros.get(part) is not None:
+                holder.add_child(_Raw(macros[part](self, kwargs)), name=self.get_name())
         for child in self._children.values():
             child.render(**kwargs)
 
