@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+if TYPE_CHECKING:
+    from rich.text import Text
 
 app = typer.Typer(help="kst-match: plan a community support hub's day.", no_args_is_help=True)
 data_app = typer.Typer(help="The day's input data: generate a day, check input files.")
@@ -81,11 +84,18 @@ def _read_day(data: Path, date: datetime | None) -> object:
     day, issues = read_day(data, date.date() if date else None)
     console = Console(stderr=True)
     for issue in issues:
-        console.print(f"[yellow]skipped[/yellow] {issue}")
+        console.print(_skipped(issue))
     if not day.needs:
         console.print("[red]No needs to plan.[/red]")
         raise typer.Exit(1)
     return day
+
+
+def _skipped(issue: object) -> Text:
+    """A skipped row's line for the console: its text is the input's, never console markup."""
+    from rich.text import Text
+
+    return Text.assemble(("skipped", "yellow"), " ", str(issue))
 
 
 def _finish(
@@ -96,23 +106,44 @@ def _finish(
     absent: frozenset[str] = frozenset(),
     now: int | None = None,
 ) -> None:
-    """Check the plan independently (a re-plan with who dropped out and when it was made),
-    write its outputs and print its KPIs."""
+    """Check the plan independently (a re-plan with who dropped out and when it was made);
+    publish its outputs if it passes, else only a report of its violations (beside ``out``,
+    which keeps the last good plan); print its KPIs."""
     from rich.console import Console
+    from rich.text import Text
 
     from kst_match.check import check_plan
-    from kst_match.outputs import write_outputs
+    from kst_match.outputs import OutputError, write_outputs, write_violations
     from kst_match.outputs.kpis import kpi_table
 
     console = Console()
+    generated = datetime.now(UTC)
     violations = check_plan(day, plan, travel, absent=absent, now=now)  # type: ignore[arg-type]
-    written = write_outputs(day, plan, out)  # type: ignore[arg-type]
     console.print(kpi_table(plan.kpis))  # type: ignore[attr-defined]
-    console.print(f"Outputs in [bold]{out}[/bold]: " + ", ".join(sorted(written)))
+    try:
+        if violations:
+            report = write_violations(
+                out,
+                [v.message for v in violations],
+                date=plan.date,  # type: ignore[attr-defined]
+                version=plan.version,  # type: ignore[attr-defined]
+                generated=generated,
+            )
+        else:
+            written = write_outputs(day, plan, out, generated=generated)  # type: ignore[arg-type]
+    except OutputError as exc:
+        Console(stderr=True).print(Text.assemble(("Outputs not written: ", "red"), str(exc)))
+        raise typer.Exit(1) from exc
     if violations:
         for v in violations:
-            console.print(f"[red]plan check failed:[/red] {v.message}")
+            console.print(Text.assemble(("plan check failed: ", "red"), v.message))
+        console.print(
+            Text(f"The plan was not published ({out} is unchanged); its violations: {report}")
+        )
         raise typer.Exit(2)
+    console.print(
+        Text.assemble("Outputs in ", (str(out), "bold"), ": ", ", ".join(sorted(written)))
+    )
     console.print("[green]Plan checked: every constraint holds.[/green]")
 
 
@@ -260,7 +291,7 @@ def replan_day(
         added, issues = read_records(new_needs, Need)
         located = _locate_new_needs(added, day, new_needs.name)  # type: ignore[arg-type]
         for issue in issues + located[1]:
-            Console(stderr=True).print(f"[yellow]skipped[/yellow] {issue}")
+            Console(stderr=True).print(_skipped(issue))
         happened = happened.model_copy(update={"new_needs": happened.new_needs + tuple(located[0])})
     travel = _travel(network)
     with Console(stderr=True).status("Re-planning...") as status:
@@ -286,6 +317,7 @@ def network_fetch(
 ) -> None:
     """Download Kingston's street network (needs the internet) and save it for offline use."""
     from rich.console import Console
+    from rich.text import Text
 
     from kst_match.geo.network import NetworkFetchError, fetch_network
 
@@ -294,9 +326,11 @@ def network_fetch(
         with console.status("Downloading the street network from OpenStreetMap..."):
             graph = fetch_network(out, mode=mode, buffer_m=buffer)
     except (NetworkFetchError, ValueError) as exc:
-        console.print(f"[red]{exc}[/red]")
+        console.print(Text(str(exc), style="red"))
         raise typer.Exit(1) from exc
-    console.print(f"Saved {len(graph):,} nodes and {graph.number_of_edges():,} edges to {out}")
+    console.print(
+        Text(f"Saved {len(graph):,} nodes and {graph.number_of_edges():,} edges to {out}")
+    )
 
 
 @network_app.command("info")

@@ -721,6 +721,7 @@ def print_report(report: DayReport, console: Any = None) -> None:
     """Print a report as tables: every issue (file, row, field, reason), then rows per file."""
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     console = console or Console()
     if report.issues:
@@ -731,7 +732,9 @@ def print_report(report: DayReport, console: Any = None) -> None:
             reason = issue.reason
             if issue.value is not None and repr(issue.value) not in reason:
                 reason += f" (got {issue.value!r})"
-            issues.add_row(issue.file, str(issue.row) if issue.row else "", issue.field, reason)
+            cells = (issue.file, str(issue.row) if issue.row else "", issue.field, reason)
+            # Text, not markup: the values are the input files' own, "[/yellow]" included.
+            issues.add_row(*(Text(cell) for cell in cells))
         console.print(issues)
     summary = Table(title=f"Day {report.day.date}", title_justify="left")
     for column, justify in (
@@ -742,7 +745,7 @@ def print_report(report: DayReport, console: Any = None) -> None:
     ):
         summary.add_column(column, justify=justify)  # type: ignore[arg-type]
     for f in report.files:
-        summary.add_row(f.file, str(f.rows), str(f.kept), str(f.rejected))
+        summary.add_row(Text(f.file), str(f.rows), str(f.kept), str(f.rejected))
     console.print(summary)
     if report.ok:
         console.print("[green]No issues.[/green]")

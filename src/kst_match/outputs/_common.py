@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 
 from kst_match.model import Day, Need, Plan, Route, ServiceKind, Site, Stop
@@ -95,3 +96,9 @@ def stop_site(day: Day, stop: Stop) -> Site | None:
         return day.site(site_id)
     except KeyError:
         raise ValueError(f"the plan's stop refers to site {site_id!r}, not in the day") from None
+
+
+def stamp(moment: dt.datetime | None = None) -> str:
+    """A time of generation as printed on the outputs, in UTC: ``2026-11-25 08:30 UTC``
+    (now when ``moment`` is None; a naive time is taken as local)."""
+    return (moment or dt.datetime.now(dt.UTC)).astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")

@@ -19,8 +19,10 @@ from typing import Any
 
 from rich.console import Console, Group
 from rich.table import Table
+from rich.text import Text
 
 from kst_match.model import Plan
+from kst_match.outputs._common import stamp
 
 TERMINAL_MAX_ROWS = 12
 SCALARS = (str, int, float, bool, type(None), Enum, dt.date, dt.time)
@@ -122,11 +124,13 @@ def headline(plan: Plan) -> list[tuple[str, str]]:
     return rows
 
 
-def render_markdown(plan: Plan) -> str:
-    """``kpis.md``: the headline, then every KPI table."""
+def render_markdown(plan: Plan, generated: dt.datetime | None = None) -> str:
+    """``kpis.md``: the headline (with the time of generation, default now), then every KPI
+    table."""
     lines = [f"# KPIs · plan {plan.date.isoformat()}", ""]
     lines += ["| | |", "| --- | --- |"]
     lines += [f"| {_md(k)} | {_md(v)} |" for k, v in headline(plan)]
+    lines.append(f"| made | {stamp(generated)} |")
     for table in kpi_tables(plan.kpis):
         lines += ["", f"## {_md(table.title)}", ""]
         lines.append("| " + " | ".join(_md(c) for c in table.columns) + " |")
@@ -143,16 +147,19 @@ def kpi_table(kpis: Mapping[str, Any], max_rows: int | None = TERMINAL_MAX_ROWS)
     """A KPI dict as rich tables, for the terminal (no headline: see :func:`render_rich`).
 
     A table longer than ``max_rows`` (say travel per volunteer) shows its first rows and how
-    many more there are; ``kpis.md`` has them all.
+    many more there are; ``kpis.md`` has them all. Every cell is plain text (``Text``), never
+    console markup: keys such as volunteer ids come from the input files.
     """
     tables: list[Table] = []
     for kpi in kpi_tables(kpis):
-        table = Table(title=kpi.title, title_justify="left", min_width=len(kpi.title))
+        table = Table(title=Text(kpi.title), title_justify="left", min_width=len(kpi.title))
         for i, column in enumerate(kpi.columns):
-            table.add_column(column, justify="left" if i == 0 else "right", style="bold" * (i == 0))
+            table.add_column(
+                Text(column), justify="left" if i == 0 else "right", style="bold" * (i == 0)
+            )
         rows = kpi.rows if max_rows is None else kpi.rows[:max_rows]
         for row in rows:
-            table.add_row(*row)
+            table.add_row(*(Text(cell) for cell in row))
         if len(rows) < len(kpi.rows):
             more = f"… {len(kpi.rows) - len(rows)} more"
             table.add_row(more, *[""] * (len(kpi.columns) - 1), style="dim")
@@ -166,7 +173,7 @@ def render_rich(plan: Plan) -> Group:
     head.add_column(style="bold")
     head.add_column()
     for key, value in headline(plan):
-        head.add_row(key, value)
+        head.add_row(Text(key), Text(value))
     return Group(head, kpi_table(plan.kpis))
 
 
@@ -185,12 +192,14 @@ def _jsonable(value: object) -> object:
     raise TypeError(f"a KPI of type {type(value).__name__} cannot be written as JSON")
 
 
-def write_kpis(plan: Plan, out_dir: str | Path) -> tuple[Path, Path]:
+def write_kpis(
+    plan: Plan, out_dir: str | Path, generated: dt.datetime | None = None
+) -> tuple[Path, Path]:
     """Write ``kpis.json`` (the planner's dict as it is) and ``kpis.md``; returns both paths."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     json_path = out_dir / "kpis.json"
     json_path.write_text(json.dumps(plan.kpis, indent=2, default=_jsonable) + "\n", "utf-8")
     md_path = out_dir / "kpis.md"
-    md_path.write_text(render_markdown(plan), encoding="utf-8")
+    md_path.write_text(render_markdown(plan, generated), encoding="utf-8")
     return json_path, md_path

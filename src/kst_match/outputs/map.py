@@ -10,6 +10,7 @@ OpenStreetMap tile layer only shows where there is a network.
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import html
 import logging
 import re
@@ -20,10 +21,10 @@ from pathlib import Path
 from typing import Any
 
 import folium
-import jinja2
 import shapely
 import shapely.geometry
-from branca.element import MacroElement
+from branca.element import Element, Figure, MacroElement
+from jinja2.utils import htmlsafe_json_dumps
 
 from kst_match.model import (
     REASON_TEXT,
@@ -39,6 +40,7 @@ from kst_match.outputs._common import (
     kind_label,
     route_colours,
     route_line,
+    stamp,
     stop_need,
     stop_site,
 )
@@ -90,56 +92,97 @@ def leaflet_assets() -> tuple[str, str]:
     return js, css
 
 
+class _Raw(Element):
+    """Text put into the page as it is. branca renders an ``Element``'s text as a Jinja template,
+    so any text of the plan's (a resident's name) must come in as this, never as ``Element``."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self._name = "Raw"
+        self.text = text
+
+    def render(self, **kwargs: object) -> str:
+        return self.text
+
+
 def _inline_leaflet(fmap: folium.Map) -> None:
     """Replace folium's CDN links (Leaflet, jQuery, Bootstrap, icon fonts) with inline Leaflet."""
     fmap.default_js = []
     fmap.default_css = []
     js, css = leaflet_assets()
     header = fmap.get_root().header
-    header.add_child(folium.Element(f"<style>{css}</style>"), name="leaflet_css_inline")
+    header.add_child(_Raw(f"<style>{css}</style>"), name="leaflet_css_inline")
     # "</script" cannot occur in Leaflet's code, so the script can be inlined as it is.
-    header.add_child(folium.Element(f"<script>{js}</script>"), name="leaflet_js_inline")
+    header.add_child(_Raw(f"<script>{js}</script>"), name="leaflet_js_inline")
 
 
-class _Popup(MacroElement):
-    """A popup bound to its parent layer, its HTML passed as a JSON string.
+def _js_string(text: str) -> str:
+    """``text`` as a JavaScript string literal that is safe inside a ``<script>`` element."""
+    return str(htmlsafe_json_dumps(text))
 
-    folium's own ``Popup`` builds its content with jQuery and pastes it into a JavaScript template
-    literal; this one needs neither, and no text can break out of the script.
+
+class _Binding(MacroElement):
+    """A line of script binding a popup or tooltip to its parent layer, rendered once.
+
+    branca's ``MacroElement`` renders its macros and then renders their output again as a
+    template, which would run any template syntax in a resident's name. This one writes its
+    script straight into the page, and the text goes in as a JSON string (HTML-safe).
     """
 
-    _template = jinja2.Template(
-        "{% macro script(this, kwargs) %}"
-        "{{ this._parent.get_name() }}.bindPopup({{ this.content|tojson }},"
-        " {maxWidth: {{ this.max_width|tojson }}});"
-        "{% endmacro %}"
-    )
-
-    def __init__(self, content: str, max_width: int = 320) -> None:
+    def __init__(self, method: str, content: str, options: str) -> None:
         super().__init__()
-        self._name = "KstPopup"
+        self._name = "KstBinding"
+        self.method = method
         self.content = content
-        self.max_width = max_width
+        self.options = options
+
+    def render(self, **kwargs: object) -> None:
+        figure = self.get_root()
+        if not isinstance(figure, Figure):
+            raise TypeError("a popup or tooltip is rendered only within a map")
+        parent = self._parent.get_name()  # type: ignore[union-attr]
+        script = f"{parent}.{self.method}({_js_string(self.content)}, {self.options});"
+        figure.script.add_child(_Raw(script), name=self.get_name())
 
 
-class _Tooltip(MacroElement):
-    """A plain-text tooltip bound to its parent layer (escaped here, passed as a JSON string)."""
+class _RenderOnce(MacroElement):
+    """Mixed in after a folium class (``class X(folium.GeoJson, _RenderOnce)``): its macros'
+    output goes into the page as it is, not through a second template pass."""
 
-    _template = jinja2.Template(
-        "{% macro script(this, kwargs) %}"
-        "{{ this._parent.get_name() }}.bindTooltip({{ this.content|tojson }}, {sticky: true});"
-        "{% endmacro %}"
-    )
+    def render(self, **kwargs: object) -> None:
+        figure = self.get_root()
+        if not isinstance(figure, Figure):
+            raise TypeError("a map layer is rendered only within a map")
+        macros = self._template.module.__dict__
+        for part, holder in (
+            ("header", figure.header),
+            ("html", figure.html),
+            ("script", figure.script),
+        ):
+            if macros.get(part) is not None:
+                holder.add_child(_Raw(macros[part](self, kwargs)), name=self.get_name())
+        for child in self._children.values():
+            child.render(**kwargs)
 
-    def __init__(self, text: str) -> None:
-        super().__init__()
-        self._name = "KstTooltip"
-        self.content = html.escape(text)
+
+class _WardLayer(folium.GeoJson, _RenderOnce):
+    """A ward's outline; its name, from the areas' data, is rendered once like all text."""
+
+
+def _popup(html_content: str, max_width: int = 320) -> _Binding:
+    """A popup bound to its parent layer. folium's own ``Popup`` builds its content with jQuery
+    and pastes it into a JavaScript template literal; this needs neither."""
+    return _Binding("bindPopup", html_content, f"{{maxWidth: {int(max_width)}}}")
+
+
+def _tooltip(text: str) -> _Binding:
+    """A plain-text tooltip bound to its parent layer (HTML-escaped here)."""
+    return _Binding("bindTooltip", html.escape(text), "{sticky: true}")
 
 
 def _bind(layer: folium.map.Layer | MacroElement, tooltip: str, popup: str) -> None:
-    layer.add_child(_Tooltip(tooltip))
-    layer.add_child(_Popup(popup))
+    layer.add_child(_tooltip(tooltip))
+    layer.add_child(_popup(popup))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -280,7 +323,7 @@ def _stop_popup(day: Day, route: Route, order: int, stop: Stop) -> str:
 # ---------------------------------------------------------------------------------------------
 # The map
 # ---------------------------------------------------------------------------------------------
-def _legend(plan: Plan, colours: Mapping[str, str]) -> str:
+def _legend(plan: Plan, colours: Mapping[str, str], generated: str) -> str:
     rows = []
     for route in plan.routes[:LEGEND_MAX_ROWS]:
         colour = colours[route.volunteer]
@@ -296,7 +339,8 @@ def _legend(plan: Plan, colours: Mapping[str, str]) -> str:
         "<div id='kst-legend' style='position:fixed;bottom:56px;left:10px;z-index:1000;"
         "background:rgba(255,255,255,.92);padding:8px 10px;border-radius:4px;font:12px sans-serif;"
         "box-shadow:0 1px 4px rgba(0,0,0,.3);max-height:45%;overflow:auto'>"
-        f"<b>Plan {html.escape(plan.date.isoformat())}</b> (v{plan.version})<br>"
+        f"<b>Plan {html.escape(plan.date.isoformat())}</b> (v{plan.version},"
+        f" made {html.escape(generated)})<br>"
         f"{served} served · {len(plan.unserved)} unserved · "
         f"{html.escape(plan.travel_model)}<hr style='margin:4px 0'>{''.join(rows)}</div>"
     )
@@ -324,10 +368,16 @@ def _bounds(day: Day, plan: Plan) -> list[list[float]] | None:
 
 
 def build_map(
-    day: Day, plan: Plan, *, areas: object | None = None, tiles: bool = True
+    day: Day,
+    plan: Plan,
+    *,
+    areas: object | None = None,
+    tiles: bool = True,
+    generated: dt.datetime | None = None,
 ) -> folium.Map:
     """The folium map of a plan. ``areas`` gives the wards (default: the bundled areas);
-    ``tiles`` adds the OpenStreetMap background (shown only where there is a network)."""
+    ``tiles`` adds the OpenStreetMap background (shown only where there is a network);
+    ``generated`` is the plan's time of generation shown in the legend (default: now)."""
     # Quarter zoom steps let the plan fill the window when the map is fitted to it.
     fmap = folium.Map(
         location=KINGSTON_CENTRE, zoom_start=13, tiles=None, control_scale=True, zoom_snap=0.25
@@ -341,10 +391,10 @@ def build_map(
     if areas is not None:
         wards = folium.FeatureGroup(name=WARDS_LAYER).add_to(fmap)
         for feature in ward_collection(areas)["features"]:
-            ward = folium.GeoJson(feature, style_function=_ward_style, control=False)
+            ward = _WardLayer(feature, style_function=_ward_style, control=False)
             props = feature["properties"]
             where = f" ({props['neighbourhood']})" if props.get("neighbourhood") else ""
-            ward.add_child(_Tooltip(f"{props['name']} ward{where}"))
+            ward.add_child(_tooltip(f"{props['name']} ward{where}"))
             ward.add_to(wards)
 
     sites = folium.FeatureGroup(name=SITES_LAYER).add_to(fmap)
@@ -434,7 +484,7 @@ def build_map(
         _bind(marker, f"unserved {need.id}: {item.reason}", popup)
 
     folium.LayerControl(collapsed=False).add_to(fmap)
-    fmap.get_root().html.add_child(folium.Element(_legend(plan, colours)))
+    fmap.get_root().html.add_child(_Raw(_legend(plan, colours, stamp(generated))))
     bounds = _bounds(day, plan)
     if bounds is not None:
         fmap.fit_bounds(bounds, padding=(20, 20))
@@ -448,9 +498,10 @@ def write_map(
     *,
     areas: object | None = None,
     tiles: bool = True,
+    generated: dt.datetime | None = None,
 ) -> Path:
     """Write the plan's map as a self-contained HTML page; returns the path."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    build_map(day, plan, areas=areas, tiles=tiles).save(str(path))
+    build_map(day, plan, areas=areas, tiles=tiles, generated=generated).save(str(path))
     return path

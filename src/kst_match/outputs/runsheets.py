@@ -4,7 +4,9 @@ A volunteer's sheet lists their stops in order with arrival, start and leaving t
 travel from the previous stop (minutes, kilometres), what to collect where, what to deliver to
 whom, visits, and calls with the time to call. A resident appears by pseudonymous id, postcode,
 time window, access notes and load: nothing of any other volunteer's residents is on the page.
-Everything is HTML-escaped (Jinja2 autoescaping). Print CSS puts each volunteer on new pages.
+Every page shows the plan's date, version and time of generation. The templates are the
+package's own files; the plan's text only ever comes in as values, HTML-escaped by Jinja2's
+autoescaping, never as template source. Print CSS puts each volunteer on new pages.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from typing import NamedTuple
 import jinja2
 
 from kst_match.model import Day, Need, Plan, Route, Stop, StopKind, Volunteer, format_clock
-from kst_match.outputs._common import kind_label, stop_need, stop_site
+from kst_match.outputs._common import kind_label, stamp, stop_need, stop_site
 
 INDEX_NAME = "index.html"
 ALL_NAME = "all.html"
@@ -190,18 +192,30 @@ def _environment() -> jinja2.Environment:
     )
 
 
-def render_sheets(date: dt.date, sheets: list[Sheet], *, title: str) -> str:
-    """One HTML document holding ``sheets``, each starting on a new printed page."""
+def render_sheets(
+    date: dt.date, sheets: list[Sheet], *, title: str, version: int = 1, generated: str = ""
+) -> str:
+    """One HTML document holding ``sheets``, each starting on a new printed page.
+
+    ``version`` is the plan's, ``generated`` its time of generation as printed (see ``stamp``).
+    """
     template = _environment().get_template("runsheet.html.j2")
-    return template.render(date=date.isoformat(), sheets=sheets, title=title)
+    return template.render(
+        date=date.isoformat(),
+        sheets=sheets,
+        title=title,
+        version=version,
+        generated=generated or stamp(),
+    )
 
 
-def render_index(plan: Plan, sheets: list[Sheet]) -> str:
+def render_index(plan: Plan, sheets: list[Sheet], generated: str = "") -> str:
     """The index page: every volunteer's sheet, with a link to print them all."""
     template = _environment().get_template("runsheet_index.html.j2")
     return template.render(
         date=plan.date.isoformat(),
         version=plan.version,
+        generated=generated or stamp(),
         sheets=sheets,
         unserved=len(plan.unserved),
         all_name=ALL_NAME,
@@ -216,8 +230,14 @@ class RunSheetPaths(NamedTuple):
     volunteers: dict[str, Path]
 
 
-def write_runsheets(day: Day, plan: Plan, out_dir: str | Path) -> RunSheetPaths:
-    """Write ``index.html``, ``all.html`` and one page per volunteer into ``out_dir``."""
+def write_runsheets(
+    day: Day, plan: Plan, out_dir: str | Path, generated: dt.datetime | None = None
+) -> RunSheetPaths:
+    """Write ``index.html``, ``all.html`` and one page per volunteer into ``out_dir``.
+
+    ``generated`` is the plan's time of generation printed on every page (default: now).
+    """
+    made = stamp(generated)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     taken: set[str] = set()
@@ -226,11 +246,15 @@ def write_runsheets(day: Day, plan: Plan, out_dir: str | Path) -> RunSheetPaths:
     for sheet in sheets:
         path = out_dir / sheet.filename
         title = f"Run sheet {sheet.volunteer} · {plan.date.isoformat()}"
-        path.write_text(render_sheets(plan.date, [sheet], title=title), encoding="utf-8")
+        page = render_sheets(plan.date, [sheet], title=title, version=plan.version, generated=made)
+        path.write_text(page, encoding="utf-8")
         paths[sheet.volunteer] = path
     all_path = out_dir / ALL_NAME
     all_title = f"Run sheets · {plan.date.isoformat()}"
-    all_path.write_text(render_sheets(plan.date, sheets, title=all_title), encoding="utf-8")
+    all_page = render_sheets(
+        plan.date, sheets, title=all_title, version=plan.version, generated=made
+    )
+    all_path.write_text(all_page, encoding="utf-8")
     index_path = out_dir / INDEX_NAME
-    index_path.write_text(render_index(plan, sheets), encoding="utf-8")
+    index_path.write_text(render_index(plan, sheets, made), encoding="utf-8")
     return RunSheetPaths(index=index_path, all=all_path, volunteers=paths)
