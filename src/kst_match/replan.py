@@ -35,6 +35,7 @@ from kst_match.model import (
     Event,
     Need,
     Plan,
+    Reason,
     ServiceKind,
     Stop,
     StopKind,
@@ -48,6 +49,7 @@ from kst_match.solve.alone import alone
 from kst_match.solve.day import DaySolution, Progress, solve_day
 from kst_match.solve.places import Places
 from kst_match.solve.vehicles import Vehicle
+from kst_match.triage import triage
 
 TASK_KINDS = (StopKind.deliver, StopKind.visit, StopKind.call)
 EVENT_KEYS = ("now", "done", "collected", "failed", "dropped")
@@ -311,9 +313,7 @@ def replan(
         for n, vid in missed.items():
             returned[n] = f"{vid} cannot deliver it on top of the rest of their day"
 
-    finished = {
-        s.need for stops in start.done_stops.values() for s in stops if s.kind in TASK_KINDS
-    }
+    finished = _finished(start)
     new = build_plan(
         full,
         solution,
@@ -337,12 +337,14 @@ def _solve(
     progress: Progress | None,
 ) -> DaySolution:
     """The one call to the engine: plan the needs not yet finished over the volunteers left."""
-    finished = {
-        s.need for stops in start.done_stops.values() for s in stops if s.kind in TASK_KINDS
-    }
+    finished = _finished(start)
     remaining = day.model_copy(
         update={"needs": tuple(n for n in day.needs if n.id not in finished)}
     )
+    if not start.vehicles:  # nobody left to route (the routing model needs a vehicle)
+        why = Reason.volunteer_unavailable if events.dropped else Reason.no_time
+        unserved = {n.id: why for n in remaining.needs}
+        return DaySolution({}, {}, unserved, triage(remaining, start.used))
     keep = {
         a.need: a.volunteer
         for a in plan.assignments
