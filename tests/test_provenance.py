@@ -175,3 +175,27 @@ def test_wrong_events_plan_nothing(copy: Path, events: object, message: str) -> 
     assert result.exit_code == 1
     assert f"{file}{message}" in _output(result)
     assert not (copy / "new").exists()
+
+
+def test_new_needs_added_once_stay_part_of_the_day(copy: Path) -> None:
+    from tests.test_plan import need
+
+    added = copy / "new.csv"
+    write_records(added, _east([need("n1", 2, 3, kind="wellbeing_check")]), Need)
+    result = _replan(copy, "--new-needs", str(added))
+    assert result.exit_code == 0, _output(result)
+    # Version 3 from version 2: the new need comes from the recorded file, not the command line.
+    second = copy / "second"
+    (copy / "new").rename(second)
+    args = ["replan", "--plan", str(second / "plan.json"), "--events", str(copy / "events.json")]
+    args += ["--time-limit", "0.5", "--out", str(copy / "third")]
+    result = runner.invoke(app, args, env={"COLUMNS": "500"})
+    assert result.exit_code == 0, _output(result)
+    third = read_sealed(copy / "third" / "plan.json")
+    assert third.version == 3
+    assert "n1" in {a.need for a in third.assignments} | {u.need for u in third.unserved}
+    # ... and it is bound to that file too.
+    added.write_text(added.read_text(encoding="utf-8").replace("09:00", "10:00"), encoding="utf-8")
+    result = runner.invoke(app, args, env={"COLUMNS": "500"})
+    assert result.exit_code == 1
+    assert f"its input {added.resolve()} has changed" in _output(result)
