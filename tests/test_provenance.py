@@ -146,7 +146,9 @@ def test_a_plan_whose_input_changed_is_refused(copy: Path) -> None:
 def test_data_overrides_the_folder_when_it_holds_the_same_files(copy: Path) -> None:
     moved = copy / "moved"
     (copy / "day").rename(moved)
-    assert _replan(copy).exit_code == 1  # the recorded folder is gone
+    gone = _replan(copy)  # the recorded folder is gone
+    assert gone.exit_code == 1
+    assert f"its day's folder {(copy / 'day').resolve()} is missing" in _output(gone)
     result = _replan(copy, "--data", str(moved))
     assert result.exit_code == 0, _output(result)
 

@@ -162,10 +162,14 @@ def _locate_new_needs(needs: list, day: object, file: str) -> tuple[list, list[s
 @app.command("replan")
 def replan_day(
     plan_file: Annotated[
-        Path, typer.Option("--plan", exists=True, help="This morning's plan.json.")
+        Path,
+        typer.Option("--plan", exists=True, dir_okay=False, help="This morning's plan.json."),
     ],
     events: Annotated[
-        Path, typer.Option(exists=True, help="events.json: now, done, collected, failed, dropped.")
+        Path,
+        typer.Option(
+            exists=True, dir_okay=False, help="events.json: now, done, collected, failed, dropped."
+        ),
     ],
     data: Annotated[
         Path | None,
@@ -210,7 +214,11 @@ def replan_day(
         problems = check_plan_day(day, morning, str(plan_file))  # type: ignore[arg-type]
         if problems:
             raise ReplanError(problems)
-        happened = read_events(events.read_bytes(), day, morning, str(events))  # type: ignore[arg-type]
+        try:
+            raw = events.read_bytes()
+        except OSError as exc:
+            raise ReplanError([f"{events}: cannot be read ({exc.strerror})"]) from exc
+        happened = read_events(raw, day, morning, str(events))  # type: ignore[arg-type]
     except (ProvenanceError, ReplanError) as exc:
         for problem in exc.problems:
             console.print(f"[red]refused:[/red] {escape(problem)}")

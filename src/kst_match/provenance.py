@@ -133,6 +133,8 @@ def read_sealed(path: Path) -> Plan:
 def check_inputs(plan: Plan, plan_file: Path, folder: Path) -> list[str]:
     """Problems with the files a re-plan of ``plan`` reads: the day in ``folder`` (the recorded
     one, or another holding the same files) and new needs added earlier; each names the file."""
+    if not Path(folder).is_dir():
+        return [f"{plan_file}: its day's folder {folder} is missing (--data DIR if it moved)"]
     problems: list[str] = []
     recorded = plan.inputs.files if plan.inputs else []
     now = day_files(folder)
