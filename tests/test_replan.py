@@ -261,6 +261,18 @@ def test_a_dropped_volunteer_s_needs_are_placed_or_explained(planned: tuple[Day,
     )
 
 
+def test_goods_still_on_board_when_the_shift_ends_go_back(planned: tuple[Day, Plan]) -> None:
+    day, plan = planned
+    # At 17:00 cat's shift is over, with f2 collected (at the food bank, away from home).
+    new = replan(day, plan, Events(now="17:00", collected=frozenset({"f2"})), TRAVEL, 0.5)
+    assert check_plan(day, new, TRAVEL) == []
+    assert {e.need: e.note for e in new.events if e.kind == "returned"} == {
+        "f2": "cat's shift is over: the goods go back to fb, and the need is planned again with"
+        " a fresh collection"
+    }
+    assert "f2" in {u.need for u in new.unserved}
+
+
 @pytest.mark.parametrize(
     "events",
     [Events(now="24:00"), Events(now="09:00", dropped=frozenset({"ann", "bob", "cat"}))],

@@ -293,16 +293,18 @@ def replan(
     for n in events.collected - events.done - events.failed.keys():
         if holder.get(n) in events.dropped:
             returned[n] = f"{holder[n]} dropped out"
-    for n in events.failed:
-        if (n, StopKind.collect) in _stop_kinds(plan) and full.need(n).kind.is_delivery:
+    collects = {s.need: s for r in plan.routes for s in r.stops if s.kind is StopKind.collect}
+    for n in events.failed:  # goods collected for a failed delivery
+        if n in events.collected or (n in collects and collects[n].start <= events.now):
             returned[n] = "the delivery failed"
 
     while True:
         start = _starts(full, plan, events, places, returned, partner_of)
-        stuck = start.stranded | _undeliverable(full, start.vehicles, places)
+        stuck = {n: f"{vid}'s shift is over" for n, vid in start.stranded.items()}
+        for n, vid in _undeliverable(full, start.vehicles, places).items():
+            stuck[n] = f"{vid} cannot deliver it in time"
         if stuck:
-            for n, vid in stuck.items():
-                returned[n] = f"{vid} cannot deliver it in time"
+            returned.update(stuck)
             continue
         solution = _solve(full, plan, events, start, places, time_limit_s, progress)
         missed = {
@@ -379,10 +381,6 @@ def _finished(start: _Start) -> set[str]:
         for s in stops
         if s.kind in TASK_KINDS
     }
-
-
-def _stop_kinds(plan: Plan) -> set[tuple[str | None, StopKind]]:
-    return {(s.need, s.kind) for r in plan.routes for s in r.stops}
 
 
 def _holders(plan: Plan) -> dict[str, str]:
