@@ -6,17 +6,20 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TypeVar
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from kst_match.cli import app
 from kst_match.inputs import write_records
 from kst_match.model import Need, Partner, Plan, Site, Volunteer
-from kst_match.provenance import plan_digest, read_sealed, seal
+from kst_match.provenance import ProvenanceError, plan_digest, read_sealed, seal
 from tests.test_replan import morning
 
 runner = CliRunner()
@@ -201,3 +204,35 @@ def test_new_needs_added_once_stay_part_of_the_day(copy: Path) -> None:
     result = runner.invoke(app, args, env={"COLUMNS": "500"})
     assert result.exit_code == 1
     assert f"its input {added.resolve()} has changed" in _output(result)
+
+
+def _sealed_json(value: object) -> bytes:
+    """``value`` as JSON; an object gets a correct ``sha256``, so that its content is judged."""
+    if isinstance(value, dict):
+        body = {k: v for k, v in value.items() if k != "sha256"}
+        text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        value = {**body, "sha256": hashlib.sha256(text.encode("utf-8")).hexdigest()}
+    return json.dumps(value).encode()
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.dictionaries(st.sampled_from(["date", "routes", "inputs", "version", "x"]), inner)
+    ),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    raw=st.binary(max_size=64) | JSON.map(lambda v: json.dumps(v).encode()) | JSON.map(_sealed_json)
+)
+def test_any_bytes_as_a_plan_give_a_clear_refusal(raw: bytes) -> None:
+    path = Path(tempfile.mkdtemp()) / "plan.json"
+    path.write_bytes(raw)
+    with pytest.raises(ProvenanceError) as caught:
+        read_sealed(path)
+    assert caught.value.problems[0].startswith(str(path))
+    shutil.rmtree(path.parent)
