@@ -10,10 +10,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kst_match.check import check_plan
-from kst_match.model import Day, Plan, Reason, StopKind
+from kst_match.model import Day, Plan, Reason, Route, Stop, StopKind
 from kst_match.outputs.plan_json import write_plan
 from kst_match.plan import make_plan
-from kst_match.replan import Events, ReplanError, read_events, replan
+from kst_match.replan import Events, ReplanError, read_events, replan, unreported
 from tests.test_plan import DATE, FOODBANK, HUB, PHARMACY, TRAVEL, need, volunteer
 
 TASKS = (StopKind.deliver, StopKind.visit, StopKind.call)
@@ -435,3 +435,33 @@ def test_any_events_give_a_checked_plan_or_a_clear_error(
         assert {a.need: a.volunteer for a in new.assignments}[n] == {
             a.need: a.volunteer for a in plan.assignments
         }[n]
+
+
+def test_stops_before_now_not_reported_are_listed() -> None:
+    def stop(kind: str, need: str | None, start: str) -> Stop:
+        return Stop(kind=kind, need=need, lon=0, lat=0, arrival=start, start=start, departure=start)
+
+    plan = Plan(
+        date=DATE,
+        travel_model="test",
+        assignments=[],
+        unserved=[],
+        routes=[
+            Route(
+                volunteer="ann",
+                transport="walk",
+                stops=[
+                    stop("start", None, "09:00"),
+                    stop("collect", "f1", "09:05"),  # a collection is not a task
+                    stop("deliver", "f1", "09:20"),
+                    stop("call", "c1", "09:40"),
+                    stop("visit", "v1", "10:00"),  # not before 10:00
+                    stop("end", None, "10:30"),
+                ],
+            ),
+            Route(volunteer="bob", transport="walk", stops=[stop("visit", "v2", "09:30")]),
+        ],
+    )
+    events = Events(now="10:00", done=frozenset({"c1"}), failed={"f1": "not at home"})
+    assert unreported(plan, events) == ["v2"]
+    assert unreported(plan, Events(now="10:00", dropped=frozenset({"bob"}))) == ["c1", "f1"]

@@ -189,6 +189,7 @@ def replan_day(
     from rich.console import Console
     from rich.markup import escape
 
+    from kst_match.model import format_clock
     from kst_match.provenance import (
         NEW_NEEDS,
         ProvenanceError,
@@ -197,7 +198,7 @@ def replan_day(
         read_sealed,
         stamp,
     )
-    from kst_match.replan import ReplanError, check_plan_day, read_events, replan
+    from kst_match.replan import ReplanError, check_plan_day, read_events, replan, unreported
 
     console = Console(stderr=True)
     try:
@@ -223,6 +224,14 @@ def replan_day(
         for problem in exc.problems:
             console.print(f"[red]refused:[/red] {escape(problem)}")
         raise typer.Exit(1) from exc
+    late = unreported(morning, happened)
+    if late:
+        shown = ", ".join(late[:5]) + (", ..." if len(late) > 5 else "")
+        console.print(
+            f"[yellow]note:[/yellow] {len(late)} stops planned to start before"
+            f" {format_clock(happened.now)} were reported neither done nor failed"
+            f" ({escape(shown)}); they are planned again where their windows allow."
+        )
     if new_needs is not None:
         added = _new_needs(new_needs, day, console)
         happened = happened.model_copy(update={"new_needs": tuple(added)})

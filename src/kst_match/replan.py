@@ -247,6 +247,22 @@ def check_events(events: Events, day: Day, plan: Plan, file: str = "events.json"
     return problems
 
 
+def unreported(plan: Plan, events: Events) -> list[str]:
+    """Needs whose stop was planned to start before ``now`` but were reported neither done nor
+    failed (nor their volunteer dropped): a re-plan plans them again, which may not be meant."""
+    return sorted(
+        s.need
+        for r in plan.routes
+        if r.volunteer not in events.dropped
+        for s in r.stops
+        if s.need
+        and s.kind in TASK_KINDS
+        and s.start < events.now
+        and s.need not in events.done
+        and s.need not in events.failed
+    )
+
+
 def read_events(raw: bytes, day: Day, plan: Plan, file: str = "events.json") -> Events:
     """Events from an events file's bytes, checked against the plan; ``ReplanError`` if not."""
     events = parse_events(raw, file)
