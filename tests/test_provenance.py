@@ -182,16 +182,20 @@ def test_wrong_events_plan_nothing(copy: Path, events: object, message: str) -> 
     assert not (copy / "new").exists()
 
 
-def test_new_needs_added_once_stay_part_of_the_day(copy: Path) -> None:
+def test_new_needs_added_once_stay_part_of_the_day(
+    copy: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from tests.test_plan import need
 
     added = copy / "new.csv"
     write_records(added, _east([need("n1", 2, 3, kind="wellbeing_check")]), Need)
-    result = _replan(copy, "--new-needs", str(added))
+    monkeypatch.chdir(copy)
+    result = _replan(copy, "--new-needs", "new.csv")  # a path relative to where it is run
     assert result.exit_code == 0, _output(result)
-    # Version 3 from version 2: the new need comes from the recorded file, not the command line.
+    # Version 3 from version 2, run elsewhere: the new need comes from the recorded file.
     second = copy / "second"
     (copy / "new").rename(second)
+    monkeypatch.chdir(second)
     args = ["replan", "--plan", str(second / "plan.json"), "--events", str(copy / "events.json")]
     args += ["--time-limit", "0.5", "--out", str(copy / "third")]
     result = runner.invoke(app, args, env={"COLUMNS": "500"})

@@ -77,7 +77,7 @@ def stamp(plan: Plan, folder: Path, extra: Iterable[tuple[str, Path]] = ()) -> P
     """Record on ``plan`` its day's ``folder`` and the hash of each file read (the day's, then
     ``extra``: role and path), then the plan's own hash. Returns the same plan."""
     files = [
-        InputFile(role=role, path=str(path), sha256=sha256_file(path))
+        InputFile(role=role, path=str(Path(path).resolve()), sha256=sha256_file(path))
         for role, path in [*day_files(folder).items(), *extra]
     ]
     plan.inputs = Provenance(folder=str(Path(folder).resolve()), files=files)
