@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from kst_match.cli import app
 from kst_match.inputs import write_records
-from kst_match.model import Need, Plan
+from kst_match.model import Need, Plan, format_clock
 
 runner = CliRunner()
 
@@ -31,8 +31,9 @@ def test_plan_then_replan_with_new_needs(tmp_path: Path) -> None:
     route = max(morning.routes, key=lambda r: r.tasks)
     first = next(s for s in route.stops if s.kind.value in ("deliver", "visit", "call"))
     events = tmp_path / "events.json"
+    now = format_clock(max(first.start, 12 * 60))  # a stop done must have started by now
     events.write_text(
-        json.dumps({"now": "12:00", "done": [first.need], "dropped": [morning.routes[0].volunteer]})
+        json.dumps({"now": now, "done": [first.need], "dropped": [morning.routes[0].volunteer]})
     )
     base = {"date": morning.date, "window_start": "13:00", "window_end": "17:00"}
     new = [

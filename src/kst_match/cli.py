@@ -184,6 +184,7 @@ def plan_day(
 
     from kst_match.paths import DEFAULT_DAY_DIR
     from kst_match.plan import make_plan
+    from kst_match.provenance import stamp
 
     stop = _stopping_rule(time_limit, iterations)
     day = _read_day(data or DEFAULT_DAY_DIR, date)
@@ -196,6 +197,7 @@ def plan_day(
             progress=status.update,
             onboard_limit_min=onboard_limit,
         )
+    stamp(plan, data or DEFAULT_DAY_DIR)  # bind the plan to its inputs
     _finish(day, plan, travel, out)
     _warn_if_starved(plan)
 
@@ -260,12 +262,19 @@ def _locate_new_needs(needs: list, day: object, file: str) -> tuple[list, list[s
 @app.command("replan")
 def replan_day(
     plan_file: Annotated[
-        Path, typer.Option("--plan", exists=True, help="This morning's plan.json.")
+        Path,
+        typer.Option("--plan", exists=True, dir_okay=False, help="This morning's plan.json."),
     ],
     events: Annotated[
-        Path, typer.Option(exists=True, help="events.json: now, done, collected, failed, dropped.")
+        Path,
+        typer.Option(
+            exists=True, dir_okay=False, help="events.json: now, done, collected, failed, dropped."
+        ),
     ],
-    data: Annotated[Path | None, typer.Option(help="The day's folder (default: bundled).")] = None,
+    data: Annotated[
+        Path | None,
+        typer.Option(help="The day's folder (default: the one recorded in the plan)."),
+    ] = None,
     new_needs: Annotated[
         Path | None, typer.Option(exists=True, help="CSV of needs that came in since.")
     ] = None,
@@ -276,35 +285,93 @@ def replan_day(
     out: Annotated[Path, typer.Option(help="Folder for the new plan.")] = Path("out/replan"),
     network: Annotated[Path | None, typer.Option(help="Street network file.")] = None,
 ) -> None:
-    """Plan the rest of the day: done stops stay, failed and orphaned needs are placed again."""
+    """Plan the rest of the day: done stops stay, failed and orphaned needs are placed again.
+
+    The plan must be as written (its SHA-256 checked) and its day's files unchanged; the
+    events are checked against the plan. Any problem: each is named, exit 1, nothing planned."""
     from rich.console import Console
+    from rich.markup import escape
 
-    from kst_match.inputs import read_records
-    from kst_match.model import Need, Plan
-    from kst_match.paths import DEFAULT_DAY_DIR
-    from kst_match.replan import Events, replan
+    from kst_match.model import format_clock
+    from kst_match.provenance import (
+        NEW_NEEDS,
+        ProvenanceError,
+        check_inputs,
+        new_needs_files,
+        read_sealed,
+        stamp,
+    )
+    from kst_match.replan import ReplanError, check_plan_day, read_events, replan, unreported
 
-    morning = Plan.model_validate_json(plan_file.read_text(encoding="utf-8"))
-    day = _read_day(data or DEFAULT_DAY_DIR, datetime.combine(morning.date, datetime.min.time()))
-    happened = Events.model_validate_json(events.read_text(encoding="utf-8"))
+    console = Console(stderr=True)
+    stop = _stopping_rule(time_limit, iterations)
+    try:
+        morning = read_sealed(plan_file)
+        folder = data or Path(morning.inputs.folder)  # type: ignore[union-attr]
+        problems = check_inputs(morning, plan_file, folder)
+        if problems:
+            raise ProvenanceError(problems)
+        date = datetime.combine(morning.date, datetime.min.time())
+        day = _read_day(folder, date)
+        earlier = new_needs_files(morning)
+        for path in earlier:  # needs added by earlier re-plans are part of the day now
+            day = _with_new_needs(day, _new_needs(path, day, console))
+        problems = check_plan_day(day, morning, str(plan_file))  # type: ignore[arg-type]
+        if problems:
+            raise ReplanError(problems)
+        try:
+            raw = events.read_bytes()
+        except OSError as exc:
+            raise ReplanError([f"{events}: cannot be read ({exc.strerror})"]) from exc
+        happened = read_events(raw, day, morning, str(events))  # type: ignore[arg-type]
+    except (ProvenanceError, ReplanError) as exc:
+        for problem in exc.problems:
+            console.print(f"[red]refused:[/red] {escape(problem)}")
+        raise typer.Exit(1) from exc
+    late = unreported(morning, happened)
+    if late:
+        shown = ", ".join(late[:5]) + (", ..." if len(late) > 5 else "")
+        console.print(
+            f"[yellow]note:[/yellow] {len(late)} stops planned to start before"
+            f" {format_clock(happened.now)} were reported neither done nor failed"
+            f" ({escape(shown)}); they are planned again where their windows allow."
+        )
     if new_needs is not None:
-        added, issues = read_records(new_needs, Need)
-        located = _locate_new_needs(added, day, new_needs.name)  # type: ignore[arg-type]
-        for issue in issues + located[1]:
-            Console(stderr=True).print(_skipped(issue))
-        happened = happened.model_copy(update={"new_needs": happened.new_needs + tuple(located[0])})
+        added = _new_needs(new_needs, day, console)
+        happened = happened.model_copy(update={"new_needs": tuple(added)})
     travel = _travel(network)
-    with Console(stderr=True).status("Re-planning...") as status:
+    with console.status("Re-planning...") as status:
         plan = replan(
             day,  # type: ignore[arg-type]
             morning,
             happened,
             travel,  # type: ignore[arg-type]
-            _stopping_rule(time_limit, iterations),  # type: ignore[arg-type]
+            stop,  # type: ignore[arg-type]
             progress=status.update,
         )
-    whole_day = day.model_copy(update={"needs": day.needs + happened.new_needs})  # type: ignore[attr-defined]
-    _finish(whole_day, plan, travel, out, happened.dropped, happened.now)
+    read = [(NEW_NEEDS, p) for p in [*earlier, *([new_needs] if new_needs else [])]]
+    stamp(plan, folder, [*read, ("plan", plan_file.resolve()), ("events", events.resolve())])
+    _finish(
+        _with_new_needs(day, happened.new_needs), plan, travel, out, happened.dropped, happened.now
+    )
+    _warn_if_starved(plan)
+
+
+def _new_needs(path: Path, day: object, console: object) -> list:
+    """The valid new needs in ``path``, placed in their wards; the rest reported and left out."""
+
+    from kst_match.inputs import read_records
+    from kst_match.model import Need
+
+    added, issues = read_records(path, Need)
+    located, problems = _locate_new_needs(added, day, path.name)
+    for issue in [*issues, *problems]:
+        console.print(_skipped(issue))  # type: ignore[attr-defined]
+    return located
+
+
+def _with_new_needs(day: object, needs: object) -> object:
+    return day.model_copy(update={"needs": day.needs + tuple(needs)})  # type: ignore[attr-defined]
 
 
 @network_app.command("fetch")

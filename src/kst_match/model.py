@@ -488,12 +488,37 @@ class Assignment(BaseModel):
     continuity: bool = Field(
         default=False, description="served by the resident's previous volunteer"
     )
+    note: str = Field(default="", description="what happened earlier today (re-plans)")
 
 
 class Unserved(BaseModel):
     need: str
     reason: Reason
     detail: str
+
+
+class Event(BaseModel):
+    """Something reported or decided since the previous version of a plan (re-plans)."""
+
+    kind: str = Field(description="done, collected, failed, returned or dropped")
+    need: str | None = None
+    volunteer: str | None = None
+    note: str = Field(default="", description="the reason reported, or what happens next")
+
+
+class InputFile(BaseModel):
+    """One file a plan was made from."""
+
+    role: str = Field(description="needs, volunteers, partners, sites, new_needs, plan, events")
+    path: str = Field(description="absolute path when the plan was made")
+    sha256: str = Field(description="SHA-256 of the file's bytes, hex")
+
+
+class Provenance(BaseModel):
+    """What a plan was made from: the day's folder and every file read."""
+
+    folder: str = Field(description="the day's folder, absolute path")
+    files: list[InputFile] = Field(default_factory=list)
 
 
 class Plan(BaseModel):
@@ -509,3 +534,8 @@ class Plan(BaseModel):
         default=120, ge=0, description="longest time goods may spend on board, minutes"
     )
     kpis: dict[str, object] = Field(default_factory=dict)
+    events: list[Event] = Field(default_factory=list)
+    inputs: Provenance | None = None
+    sha256: str | None = Field(
+        default=None, description="SHA-256 of the plan's canonical JSON without this field"
+    )
