@@ -52,6 +52,7 @@ from kst_match.paths import DEFAULT_DAY_DIR
 from kst_match.plan import make_plan
 from kst_match.solve.alone import COLLECT_S, alone
 from kst_match.solve.places import Places
+from kst_match.solve.stop import MaxRuntime
 from kst_match.solve.vehicles import Vehicle, fresh_vehicles
 from kst_match.triage import triage
 
@@ -261,7 +262,7 @@ def run_vroom(day: Day, places: Places, exploration: int, threads: int) -> dict[
 def run_kst(day: Day, time_limit: float) -> dict[str, object]:
     """kst-match's whole plan; deliveries and visits counted, calls left out."""
     t = time.perf_counter()
-    plan = make_plan(day, RoadEstimate(), time_limit)
+    plan = make_plan(day, RoadEstimate(), MaxRuntime(time_limit))
     elapsed = time.perf_counter() - t
     kinds = {n.id: n for n in day.needs}
     served = [
