@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated
@@ -72,20 +73,38 @@ def _travel(network: Path | None) -> object:
     return CachedTravel(StreetNetwork.load(network))
 
 
-def _read_day(data: Path, date: datetime | None) -> object:
-    """Read and validate a day; bad rows are reported and left out, good rows planned."""
+def _read_report(data: Path, date: datetime | None) -> object:
+    """Read and validate a day; bad rows are reported (the first 50, then counted by kind) and
+    left out, good rows planned."""
     from rich.console import Console
 
-    from kst_match.inputs import read_day
+    from kst_match.inputs import check_day, print_issues
 
-    day, issues = read_day(data, date.date() if date else None)
+    report = check_day(data, date.date() if date else None)
     console = Console(stderr=True)
-    for issue in issues:
-        console.print(f"[yellow]skipped[/yellow] {issue}")
-    if not day.needs:
+    print_issues(report.issues, console)
+    if not report.day.needs:
         console.print("[red]No needs to plan.[/red]")
         raise typer.Exit(1)
-    return day
+    return report
+
+
+def _read_day(data: Path, date: datetime | None) -> object:
+    """The day of :func:`_read_report`."""
+    return _read_report(data, date).day  # type: ignore[attr-defined]
+
+
+MAX_TIME_LIMIT_S = 24 * 3600.0
+
+
+def _time_limit(value: float) -> float:
+    """A solver time limit must be a finite number of seconds, more than 0 and at most a day."""
+    if not math.isfinite(value) or not 0 < value <= MAX_TIME_LIMIT_S:
+        raise typer.BadParameter(
+            f"{value} is not a time limit: give seconds, more than 0 and at most"
+            f" {MAX_TIME_LIMIT_S:.0f}"
+        )
+    return value
 
 
 def _finish(day: object, plan: object, travel: object, out: Path) -> None:
@@ -117,7 +136,9 @@ def plan_day(
     date: Annotated[
         datetime | None, typer.Option(formats=["%Y-%m-%d"], help="Plan the needs of this date.")
     ] = None,
-    time_limit: Annotated[float, typer.Option(help="Solver time limit, seconds.")] = 5.0,
+    time_limit: Annotated[
+        float, typer.Option(callback=_time_limit, help="Solver time limit, seconds.")
+    ] = 5.0,
     out: Annotated[Path, typer.Option(help="Folder for the plan and its outputs.")] = Path("out"),
     network: Annotated[
         Path | None, typer.Option(help="Street network (.osm, .osm.pbf or .graphml).")
@@ -128,11 +149,14 @@ def plan_day(
 
     from kst_match.paths import DEFAULT_DAY_DIR
     from kst_match.plan import make_plan
+    from kst_match.rejections import attach_rejected
 
-    day = _read_day(data or DEFAULT_DAY_DIR, date)
+    report = _read_report(data or DEFAULT_DAY_DIR, date)
+    day = report.day  # type: ignore[attr-defined]
     travel = _travel(network)
     with Console(stderr=True).status("Planning...") as status:
         plan = make_plan(day, travel, time_limit, progress=status.update)  # type: ignore[arg-type]
+    plan = attach_rejected(plan, report)  # type: ignore[arg-type]
     _finish(day, plan, travel, out)
 
 
@@ -169,7 +193,9 @@ def replan_day(
     new_needs: Annotated[
         Path | None, typer.Option(exists=True, help="CSV of needs that came in since.")
     ] = None,
-    time_limit: Annotated[float, typer.Option(help="Solver time limit, seconds.")] = 5.0,
+    time_limit: Annotated[
+        float, typer.Option(callback=_time_limit, help="Solver time limit, seconds.")
+    ] = 5.0,
     out: Annotated[Path, typer.Option(help="Folder for the new plan.")] = Path("out/replan"),
     network: Annotated[Path | None, typer.Option(help="Street network file.")] = None,
 ) -> None:
