@@ -574,9 +574,6 @@ def _parse_geojson(raw: bytes, model: type[M], table: _Table[M]) -> None:
                 table.issue(number, key, problem, str(value)[:80], id=row_id)
                 bad = True
             data[key] = value
-        if bad:
-            table.rejected_ids.setdefault(str(row_id or ""), number)
-            continue
         geometry = feature.get("geometry")
         if located and geometry is not None:
             kind = geometry.get("type") if isinstance(geometry, dict) else None
@@ -586,7 +583,10 @@ def _parse_geojson(raw: bytes, model: type[M], table: _Table[M]) -> None:
                 table.issue(number, "geometry", f"expected a Point, got {shown[:80]}", id=row_id)
                 continue
             data["lon"], data["lat"] = coordinates[0], coordinates[1]  # GeoJSON is lon, lat
-        present.update(data)
+        present.update(data)  # the property is there, even on a row rejected for its value
+        if bad:
+            table.rejected_ids.setdefault(str(row_id or ""), number)
+            continue
         rows.append((number, data))
 
     # A field no feature has is reported once for the file, like a missing CSV column.
