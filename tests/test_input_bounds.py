@@ -11,6 +11,7 @@ import csv
 import datetime as dt
 import io
 import json
+import tracemalloc
 from pathlib import Path
 
 import pytest
@@ -256,8 +257,28 @@ def test_file_over_200000_rows_is_refused(tmp_path: Path) -> None:
     path.write_text("id\n" + "x\n" * (inputs.MAX_ROWS + 1))
     records, issues = read_records(path, Need)
     assert records == []
-    assert_issue(issues[-1], "needs.csv", 0, FILE, "has more than 200,000 data rows")
-    assert all(i.row <= 1 for i in issues)  # the header's issues, then the refusal
+    assert_issue(issues[0], "needs.csv", 0, FILE, "has more than 200,000 data rows")
+    assert all(i.row <= 1 for i in issues)  # the refusal, then the header's issues
+
+
+def test_file_with_too_many_issues_is_refused_with_examples(tmp_path: Path) -> None:
+    path = tmp_path / "needs.csv"
+    bad = "n{},2024-05-01,r,parcel,soon,09:00,12:00,0,,x,y,10,\n"  # 4 issues a row
+    path.write_text(NEED_HEADER + "\n" + "".join(bad.format(i) for i in range(25_001)))
+    records, issues = read_records(path, Need)
+    assert records == []
+    assert_issue(issues[0], "needs.csv", 0, FILE, "more than 100,000 issues, the first 100")
+    assert len(issues) == 1 + inputs.EXAMPLES
+    assert [i.row for i in issues[1:5]] == [2, 2, 2, 2]
+
+
+def test_file_of_25000_rows_with_100000_issues_is_read(tmp_path: Path) -> None:
+    path = tmp_path / "needs.csv"
+    bad = "n{},2024-05-01,r,parcel,soon,09:00,12:00,0,,x,y,10,\n"
+    path.write_text(NEED_HEADER + "\n" + "".join(bad.format(i) for i in range(25_000)))
+    _, issues = read_records(path, Need)
+    assert len(issues) == inputs.MAX_ISSUES
+    assert issues[-1].row == 25_001
 
 
 def test_file_of_200000_rows_is_read(tmp_path: Path) -> None:
@@ -423,3 +444,43 @@ def test_many_issues_print_the_first_50_then_counts(tmp_path: Path) -> None:
 
 def test_issue_carries_the_row_id() -> None:
     assert Issue("needs.csv", 3, "id", "x", id="n1").id == "n1"
+
+
+# ---------------------------------------------------------------------------------------------
+# Memory
+# ---------------------------------------------------------------------------------------------
+def _traced_bytes_per_row(path: Path, rows: int) -> float:
+    tracemalloc.start()
+    try:
+        needs, issues = read_records(path, Need)
+        held, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert (len(needs), issues) == (rows, [])
+    return held / rows
+
+
+def test_memory_per_need_is_small_and_does_not_grow_with_the_file(tmp_path: Path) -> None:
+    """A need held after reading takes well under 1.2 kB (pydantic's own copy of each repeated
+    value would take about 1.7 kB), and no more per row in a file four times as long."""
+    per_row = {}
+    for rows in (2000, 8000):
+        body = [need_row(f"n{i}", duration=str(5 + i % 20)) for i in range(rows)]
+        path = tmp_path / f"needs{rows}.csv"
+        path.write_text(needs_file(*body), encoding="utf-8")
+        per_row[rows] = _traced_bytes_per_row(path, rows)
+    assert per_row[2000] < 1200, per_row
+    assert per_row[8000] < per_row[2000] * 1.1, per_row
+
+
+def test_shared_values_stay_with_their_record(tmp_path: Path) -> None:
+    text = needs_file(need_row("n1"), need_row("n2"))
+    first, second = read_records(make_day(tmp_path, needs=text) / "needs.csv", Need)[0]
+    assert first.date is second.date  # one copy of a repeated value
+    changed = first.model_copy(update={"language": "tamil", "duration": 30})
+    assert (changed.language, changed.duration) == ("tamil", 30)
+    assert (first.language, first.duration, second.language, second.duration) == (
+        None, 10, None, 10,
+    )  # fmt: skip
+    assert second.model_fields_set == first.model_fields_set
+    assert "language" not in second.model_fields_set

@@ -76,6 +76,19 @@ MAX_RECORD_LINES = 64  # physical lines one CSV row may span (a multi-line note)
 MAX_JSON_DEPTH = 32  # nesting of objects and arrays in a GeoJSON file (a Point needs 5)
 MULTILINE_FIELDS = frozenset({"access_notes"})  # the only cells that may hold a line break
 SHOWN = 120  # characters of a value quoted in a message
+# A file with more issues than this is refused as a whole (the first ``EXAMPLES`` shown): it
+# is not the file it should be, and its issues would otherwise fill memory.
+MAX_ISSUES = 100_000
+EXAMPLES = 100
+# Fields whose values repeat from row to row (see ``_Table.keep``); ids, names and places do not.
+SHARED_FIELDS = frozenset(
+    {
+        "date", "window_start", "window_end", "duration", "load", "skills", "language",
+        "previous_volunteer", "site", "postcode", "partner", "shared_with", "languages",
+        "capacity", "shift_start", "shift_end", "max_tasks", "max_travel", "services", "wards",
+        "sites", "opens", "closes",
+    }
+)  # fmt: skip
 
 # What each enumeration is called in messages.
 _ENUM_LABELS: dict[frozenset[str], str] = {
@@ -100,7 +113,7 @@ M = TypeVar("M", bound=BaseModel)
 # ---------------------------------------------------------------------------------------------
 # Issues
 # ---------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Issue:
     """One problem found in an input file.
 
@@ -146,6 +159,27 @@ class _Table(Generic[M]):
     rows: int = 0  # data rows read (blank rows not counted)
     left_out: int = 0  # rows of other dates, not part of the day
     rejected_ids: dict[str, int] = field(default_factory=dict)  # id -> row, rows dropped
+    shared: dict[object, Any] = field(default_factory=dict, repr=False)  # see ``keep``
+    reading: bool = False  # while the file is parsed, past ``MAX_ISSUES`` it is refused
+
+    def keep(self, row: int, record: M) -> None:
+        """Keep a valid record, sharing its values with equal ones of the rows before.
+
+        A large file repeats most values (dates, times, postcodes, sites) and every record
+        carries pydantic's set of the fields it was given; one copy of each, shared, halves
+        the memory a day of 200,000 needs takes. The record is frozen and the values equal,
+        so nothing that reads it can tell.
+        """
+        values = record.__dict__
+        for name in SHARED_FIELDS.intersection(values):
+            value = values[name]
+            if value is not None and not isinstance(value, dict):  # a dict cannot be a key
+                values[name] = self.shared.setdefault((name, type(value), value), value)
+        given = record.__pydantic_fields_set__
+        object.__setattr__(
+            record, "__pydantic_fields_set__", self.shared.setdefault(frozenset(given), given)
+        )
+        self.records.append((row, record))
 
     def issue(
         self,
@@ -157,6 +191,8 @@ class _Table(Generic[M]):
         id: str | None = None,
         rejects: bool = True,
     ) -> None:
+        if self.reading and len(self.issues) >= MAX_ISSUES:
+            raise _TooManyIssues
         self.issues.append(Issue(self.file, row, field_, reason, _show(value), id or None, rejects))
 
     def drop(self, keep: Iterable[tuple[int, M]]) -> None:
@@ -169,9 +205,15 @@ class _Table(Generic[M]):
         self.records = kept
 
     def refuse_all(self, reason: str) -> None:
-        """The file as a whole is refused: no row of it is read."""
-        self.issue(0, FILE, reason)
+        """The file as a whole is refused: no row of it is read. The first issues found are
+        kept as examples; the rest are moot."""
+        del self.issues[EXAMPLES:]
+        self.issues.insert(0, Issue(self.file, 0, FILE, reason))
         self.records = []
+
+
+class _TooManyIssues(Exception):
+    """A file has more than ``MAX_ISSUES`` issues: it is refused as a whole."""
 
 
 def _show(value: object) -> str | None:
@@ -246,6 +288,7 @@ def _read_table(path: Path, model: type[M], name: str | None = None) -> _Table[M
                 f" and {MAX_ROWS:,} rows: split the day into smaller files"
             )
             return table
+        table.reading = True
         if suffix == ".geojson":
             _parse_geojson(path.read_bytes(), model, table)
         else:
@@ -253,6 +296,13 @@ def _read_table(path: Path, model: type[M], name: str | None = None) -> _Table[M
                 _parse_csv(binary, model, table)
     except OSError as exc:
         table.refuse_all(f"cannot be read: {exc.strerror or exc}")
+    except _TooManyIssues:
+        table.refuse_all(
+            f"more than {MAX_ISSUES:,} issues, the first {EXAMPLES} below; is it the right"
+            " file? Fix these and check again"
+        )
+    finally:
+        table.reading = False
     return table
 
 
@@ -618,7 +668,7 @@ def _add_record(
             return
         seen[record_id] = row
     try:
-        table.records.append((row, model.model_validate(data)))
+        table.keep(row, model.model_validate(data))
     except ValidationError as exc:
         table.rejected_ids.setdefault(record_id, row)
         for error in exc.errors(include_url=False):
@@ -854,7 +904,8 @@ def _check_unique_ids(tables: Sequence[_Table[Any]]) -> None:
     or a partner, which other rows refer to, is kept over a volunteer or a need.
     """
     first: dict[str, tuple[str, int]] = {}
-    for table in tables:
+    for number, table in enumerate(tables, start=1):
+        last = number == len(tables)  # its ids need not be remembered: no file comes after
         kept = []
         for row, record in table.records:
             other = first.get(record.id)
@@ -869,7 +920,8 @@ def _check_unique_ids(tables: Sequence[_Table[Any]]) -> None:
                     id=record.id,
                 )
                 continue
-            first.setdefault(record.id, (table.file, row))
+            if not last:
+                first.setdefault(record.id, (table.file, row))
             kept.append((row, record))
         table.drop(kept)
 
@@ -904,7 +956,11 @@ def _check_locations(
                     id=record.id,
                 )
             elif table is needs:
-                kept.append((row, record.model_copy(update={"ward": place.ward_code})))
+                # Set in place, not by ``model_copy``: a copy per need would double the memory
+                # of a large day. The need is new, seen by nothing else yet, and ``ward`` is
+                # derived, never read from the file, so no validator depends on it.
+                record.__dict__["ward"] = place.ward_code
+                kept.append((row, record))
             else:
                 kept.append((row, record))
         table.drop(kept)
