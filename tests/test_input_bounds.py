@@ -350,6 +350,25 @@ def test_a_closed_multiline_note_is_one_row(tmp_path: Path) -> None:
     assert [n.id for n in needs] == ["n1", "n2"]
 
 
+def test_a_multiline_note_in_a_short_row_is_one_row(tmp_path: Path) -> None:
+    """A row may stop before its last, optional columns, even after a note over two lines."""
+    header = NEED_HEADER.replace(",duration,access_notes", ",access_notes,duration")
+    short = need_row("n1").rsplit(",", 2)[0]  # no access_notes nor duration cell
+    text = needs_file(short + ',"gate code 4\nback door, then left"', need_row("n2"), header=header)
+    needs, issues = read_records(make_day(tmp_path, needs=text) / "needs.csv", Need)
+    assert issues == []
+    assert [n.id for n in needs] == ["n1", "n2"]
+    assert needs[0].access_notes == "gate code 4\nback door, then left"
+
+
+def test_a_quote_open_in_the_last_but_one_row_swallows_the_last(tmp_path: Path) -> None:
+    rows = [need_row(f"n{i}") for i in range(1, 4)]
+    rows[1] += '"Flat 3'  # row 3: swallows row 4, the last, and the file ends
+    needs, issues = read_records(make_day(tmp_path, needs=needs_file(*rows)) / "needs.csv", Need)
+    assert [n.id for n in needs] == ["n1", "n3"]
+    assert_issue(only_issue(issues), "needs.csv", 3, "access_notes", "swallow rows 4 to 4")
+
+
 def test_quote_open_to_the_end_of_a_long_file_is_bounded(tmp_path: Path) -> None:
     rows = [need_row(f"n{i}") for i in range(1, 202)]
     rows[0] = rows[0].replace("r-n1", '"r-n1')

@@ -401,18 +401,22 @@ def _first_bad_byte(taken: Sequence[tuple[str, int]]) -> int:
     return taken[0][1] if taken else 0
 
 
-def _unterminated(cells: list[str] | None, taken: Sequence[tuple[str, int]], width: int) -> bool:
+def _unterminated(
+    cells: list[str] | None, taken: Sequence[tuple[str, int]], width: int, least: int
+) -> bool:
     """Whether a row spanning several lines is a quote left open, swallowing the rows below.
 
-    A cell may hold a line break (a note typed over two lines); it is taken for an open quote
-    when the row could not be parsed, has the wrong number of cells, or one of the lines it
-    swallowed is on its own a whole row (as many cells as the header).
+    A cell may hold a line break (a note typed over two lines, its closing quote on the last);
+    it is taken for an open quote when the row could not be parsed, has more cells than the
+    header's ``width``, ends on a line with no quote (the end of the file, still quoted), or
+    a line inside it is on its own a row: at least ``least`` cells (up to the last required
+    column) and more than one.
     """
     if len(taken) < 2:
         return False
-    if cells is None or len(cells) != width:
+    if cells is None or len(cells) > width or '"' not in taken[-1][0]:
         return True
-    return any(len(next(csv.reader([line]), [])) >= width > 1 for line, _ in taken[1:])
+    return any(len(next(csv.reader([line]), [])) >= max(least, 2) for line, _ in taken[1:-1])
 
 
 def _parse_csv(binary: IO[bytes], model: type[M], table: _Table[M]) -> None:
@@ -460,6 +464,7 @@ def _parse_csv(binary: IO[bytes], model: type[M], table: _Table[M]) -> None:
     for name in missing:
         table.issue(1, name, "a required column is missing")
     id_column = targets.index("id") if "id" in targets else None
+    least = 1 + max((targets.index(c) for c in required if c in targets), default=0)
 
     seen: dict[str, int] = {}
     row = 1
@@ -473,7 +478,7 @@ def _parse_csv(binary: IO[bytes], model: type[M], table: _Table[M]) -> None:
         row_id = None
         if cells is not None and id_column is not None and id_column < len(cells):
             row_id = cells[id_column].strip()[:MAX_TEXT] or None
-        unterminated = _unterminated(cells, taken, len(targets))
+        unterminated = _unterminated(cells, taken, len(targets), least)
         if cells is not None and not unterminated and not any(c.strip() for c in cells):
             continue  # a blank row
         table.rows += 1
