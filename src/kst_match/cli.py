@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated
@@ -98,8 +97,9 @@ MAX_TIME_LIMIT_S = 24 * 3600.0
 
 
 def _time_limit(value: float) -> float:
-    """A solver time limit must be a finite number of seconds, more than 0 and at most a day."""
-    if not math.isfinite(value) or not 0 < value <= MAX_TIME_LIMIT_S:
+    """A solver time limit must be seconds, more than 0 and at most a day (so not NaN, which
+    compares false with everything, nor infinite)."""
+    if not 0 < value <= MAX_TIME_LIMIT_S:
         raise typer.BadParameter(
             f"{value} is not a time limit: give seconds, more than 0 and at most"
             f" {MAX_TIME_LIMIT_S:.0f}"
