@@ -15,12 +15,13 @@ import tracemalloc
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 from typer.testing import CliRunner
 
 from kst_match import inputs
 from kst_match.cli import app
 from kst_match.dataset.generate import generate_day, write_day
-from kst_match.inputs import FILE, ROW, Issue, check_day, read_day, read_records
+from kst_match.inputs import FILE, ROW, Issue, check_day, print_issues, read_day, read_records
 from kst_match.model import Assignment, Need, Partner, Plan, Volunteer
 from kst_match.outputs.kpis import render_markdown
 from kst_match.rejections import attach_rejected
@@ -503,3 +504,25 @@ def test_shared_values_stay_with_their_record(tmp_path: Path) -> None:
     )  # fmt: skip
     assert second.model_fields_set == first.model_fields_set
     assert "language" not in second.model_fields_set
+
+
+def test_plan_prints_the_first_50_issues_then_counts_and_escapes_markup() -> None:
+    issues = [Issue("needs.csv", n, "priority", f"unknown priority '[/yellow]{n}'") for n in
+              range(2, 122)]  # fmt: skip
+    console = Console(file=io.StringIO(), width=200)
+    print_issues(issues, console)
+    lines = console.file.getvalue().splitlines()  # type: ignore[attr-defined]
+    assert lines[0] == "skipped needs.csv row 2, priority: unknown priority '[/yellow]2'"
+    assert lines[49].startswith("skipped needs.csv row 51,")
+    assert lines[50] == "… and 70 more issue(s); all 120 by kind:"
+    assert lines[51:] == ["        120  needs.csv, priority: unknown priority …"]
+
+
+def test_data_check_shows_markup_in_a_cell_as_text(tmp_path: Path) -> None:
+    needs = NEEDS.replace(",r1,", ",[/yellow][link=https://example.com]r1[/link],")
+    needs = needs.replace(",urgent,", ",[bold]urgent,")
+    result = runner.invoke(app, ["data", "check", str(make_day(tmp_path, needs=needs))],
+                           terminal_width=200)  # fmt: skip
+    assert result.exit_code == 1, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert "unknown priority '[bold]urgent'" in result.output
