@@ -594,6 +594,7 @@ def _parse_geojson(raw: bytes, model: type[M], table: _Table[M]) -> None:
     present: set[str] = set()
     unknown: set[str] = set()
     for number, feature in enumerate(features, start=1):
+        features[number - 1] = None  # read once: let the parsed JSON go as the rows are made
         table.rows += 1
         if not isinstance(feature, dict) or feature.get("type") != "Feature":
             table.issue(number, ROW, "not a GeoJSON Feature")
@@ -651,7 +652,9 @@ def _parse_geojson(raw: bytes, model: type[M], table: _Table[M]) -> None:
     if absent:
         return
     seen: dict[str, int] = {}
-    for number, data in rows:
+    rows.reverse()
+    while rows:  # each row's values let go once its record is made
+        number, data = rows.pop()
         _add_record(model, data, number, table, seen)
 
 
