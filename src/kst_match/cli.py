@@ -75,20 +75,39 @@ def _travel(network: Path | None) -> object:
     return CachedTravel(StreetNetwork.load(network))
 
 
-def _read_day(data: Path, date: datetime | None) -> object:
-    """Read and validate a day; bad rows are reported and left out, good rows planned."""
+def _read_report(data: Path, date: datetime | None) -> object:
+    """Read and validate a day; bad rows are reported (the first 50, then counted by kind) and
+    left out, good rows planned."""
     from rich.console import Console
 
-    from kst_match.inputs import read_day
+    from kst_match.inputs import check_day, print_issues
 
-    day, issues = read_day(data, date.date() if date else None)
+    report = check_day(data, date.date() if date else None)
     console = Console(stderr=True)
-    for issue in issues:
-        console.print(_skipped(issue))
-    if not day.needs:
+    print_issues(report.issues, console)
+    if not report.day.needs:
         console.print("[red]No needs to plan.[/red]")
         raise typer.Exit(1)
-    return day
+    return report
+
+
+def _read_day(data: Path, date: datetime | None) -> object:
+    """The day of :func:`_read_report`."""
+    return _read_report(data, date).day  # type: ignore[attr-defined]
+
+
+MAX_TIME_LIMIT_S = 24 * 3600.0
+
+
+def _time_limit(value: float) -> float:
+    """A solver time limit must be seconds, more than 0 and at most a day (so not NaN, which
+    compares false with everything, nor infinite)."""
+    if not 0 < value <= MAX_TIME_LIMIT_S:
+        raise typer.BadParameter(
+            f"{value} is not a time limit: give seconds, more than 0 and at most"
+            f" {MAX_TIME_LIMIT_S:.0f}"
+        )
+    return value
 
 
 def _skipped(issue: object) -> Text:
@@ -159,8 +178,9 @@ def plan_day(
     time_limit: Annotated[
         float,
         typer.Option(
+            callback=_time_limit,
             help="Stop improving the plan after this many seconds (a complete first plan is "
-            "always made, however long it takes)."
+            "always made, however long it takes).",
         ),
     ] = 5.0,
     iterations: Annotated[
@@ -185,19 +205,22 @@ def plan_day(
     from kst_match.paths import DEFAULT_DAY_DIR
     from kst_match.plan import make_plan
     from kst_match.provenance import stamp
+    from kst_match.rejections import attach_rejected
 
     stop = _stopping_rule(time_limit, iterations)
-    day = _read_day(data or DEFAULT_DAY_DIR, date)
+    report = _read_report(data or DEFAULT_DAY_DIR, date)
+    day = report.day  # type: ignore[attr-defined]
     travel = _travel(network)
     with Console(stderr=True).status("Planning...") as status:
         plan = make_plan(
-            day,  # type: ignore[arg-type]
+            day,
             travel,  # type: ignore[arg-type]
             stop,
             progress=status.update,
             onboard_limit_min=onboard_limit,
         )
-    stamp(plan, data or DEFAULT_DAY_DIR)  # bind the plan to its inputs
+    plan = attach_rejected(plan, report)  # type: ignore[arg-type]
+    stamp(plan, data or DEFAULT_DAY_DIR)  # bind the plan to its inputs (after the last change)
     _finish(day, plan, travel, out)
     _warn_if_starved(plan)
 
@@ -278,7 +301,9 @@ def replan_day(
     new_needs: Annotated[
         Path | None, typer.Option(exists=True, help="CSV of needs that came in since.")
     ] = None,
-    time_limit: Annotated[float, typer.Option(help="Solver time limit, seconds.")] = 5.0,
+    time_limit: Annotated[
+        float, typer.Option(callback=_time_limit, help="Solver time limit, seconds.")
+    ] = 5.0,
     iterations: Annotated[
         int | None, typer.Option(min=0, help="Improvement iterations instead of a time limit.")
     ] = None,

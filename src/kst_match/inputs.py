@@ -9,6 +9,12 @@ as the CSV columns; a ``Point`` geometry gives ``lon`` and ``lat`` (WGS84 degree
 
 Nothing is thrown away silently and nothing good is lost: every rejected row becomes an
 ``Issue`` (file, row, field, reason, the value read) and every other row is kept.
+
+Bounds (the README's "Input files" lists them): a file of at most ``MAX_FILE_BYTES`` and
+``MAX_ROWS`` data rows; a cell of at most ``MAX_TEXT`` characters, with no NUL or other control
+character, and no line break outside ``access_notes``; GeoJSON nested at most
+``MAX_JSON_DEPTH`` deep; an id used once across all the day's files. Numbers are bounded by the
+model's fields (``kst_match.model``).
 """
 
 from __future__ import annotations
@@ -17,13 +23,14 @@ import codecs
 import csv
 import datetime as dt
 import io
+import itertools
 import json
 import re
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Generic, Protocol, TypeVar
+from typing import IO, Any, Generic, Protocol, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
@@ -59,6 +66,30 @@ FILES: dict[str, type[BaseModel]] = {
 OPTIONAL_FILES = frozenset({"partners", "sites"})
 SUFFIXES = (".csv", ".geojson")
 
+# Bounds on a file: enough for a borough's busiest day many times over, small enough that
+# reading it stays within a few hundred MB of memory.
+MAX_FILE_BYTES = 64 * 1024 * 1024
+MAX_ROWS = 200_000
+MAX_TEXT = 4096  # characters in one cell or property
+CSV_FIELD_LIMIT = csv.field_size_limit()  # 128 KiB: the csv module refuses longer cells
+MAX_RECORD_LINES = 64  # physical lines one CSV row may span (a multi-line note)
+MAX_JSON_DEPTH = 32  # nesting of objects and arrays in a GeoJSON file (a Point needs 5)
+MULTILINE_FIELDS = frozenset({"access_notes"})  # the only cells that may hold a line break
+SHOWN = 120  # characters of a value quoted in a message
+# A file with more issues than this is refused as a whole (the first ``EXAMPLES`` shown): it
+# is not the file it should be, and its issues would otherwise fill memory.
+MAX_ISSUES = 100_000
+EXAMPLES = 100
+# Fields whose values repeat from row to row (see ``_Table.keep``); ids, names and places do not.
+SHARED_FIELDS = frozenset(
+    {
+        "date", "window_start", "window_end", "duration", "load", "skills", "language",
+        "previous_volunteer", "site", "postcode", "partner", "shared_with", "languages",
+        "capacity", "shift_start", "shift_end", "max_tasks", "max_travel", "services", "wards",
+        "sites", "opens", "closes",
+    }
+)  # fmt: skip
+
 # What each enumeration is called in messages.
 _ENUM_LABELS: dict[frozenset[str], str] = {
     frozenset(e.value for e in enum): label
@@ -71,6 +102,9 @@ _ENUM_LABELS: dict[frozenset[str], str] = {
     )
 }
 _SURROGATE = re.compile("[\udc80-\udcff]")  # undecodable bytes, kept by "surrogateescape"
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # control characters but tab, CR, LF
+_JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+_JSON_BRACKET = re.compile(r"[\[\]{}]")
 _FIELD_PREFIX = re.compile(r"(\w+): (.*)", re.DOTALL)
 
 M = TypeVar("M", bound=BaseModel)
@@ -79,14 +113,16 @@ M = TypeVar("M", bound=BaseModel)
 # ---------------------------------------------------------------------------------------------
 # Issues
 # ---------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Issue:
     """One problem found in an input file.
 
     ``row`` counts as a spreadsheet does: in a CSV file the header is row 1, so the first data
     row is row 2. In a GeoJSON file ``row`` is the feature's number, counting from 1. Row 0 means
     the file as a whole. ``field`` is a column name, or ``(file)`` / ``(row)`` for a problem with
-    the whole file or row, ``lon/lat`` for a location. ``value`` is the text read, if any.
+    the whole file or row, ``lon/lat`` for a location. ``value`` is the text read, if any;
+    ``id`` the row's id, when one could be read. ``rejects`` is False for a warning that leaves
+    its row (or every row) in the day, say an unknown column whose cells are ignored.
     """
 
     file: str
@@ -94,6 +130,8 @@ class Issue:
     field: str
     reason: str
     value: str | None = None
+    id: str | None = None
+    rejects: bool = True
 
     @property
     def where(self) -> str:
@@ -119,10 +157,43 @@ class _Table(Generic[M]):
     records: list[tuple[int, M]] = field(default_factory=list)
     issues: list[Issue] = field(default_factory=list)
     rows: int = 0  # data rows read (blank rows not counted)
+    left_out: int = 0  # rows of other dates, not part of the day
     rejected_ids: dict[str, int] = field(default_factory=dict)  # id -> row, rows dropped
+    shared: dict[object, Any] = field(default_factory=dict, repr=False)  # see ``keep``
+    reading: bool = False  # while the file is parsed, past ``MAX_ISSUES`` it is refused
 
-    def issue(self, row: int, field_: str, reason: str, value: object = None) -> None:
-        self.issues.append(Issue(self.file, row, field_, reason, _show(value)))
+    def keep(self, row: int, record: M) -> None:
+        """Keep a valid record, sharing its values with equal ones of the rows before.
+
+        A large file repeats most values (dates, times, postcodes, sites) and every record
+        carries pydantic's set of the fields it was given; one copy of each, shared, halves
+        the memory a day of 200,000 needs takes. The record is frozen and the values equal,
+        so nothing that reads it can tell.
+        """
+        values = record.__dict__
+        for name in SHARED_FIELDS.intersection(values):
+            value = values[name]
+            if value is not None and not isinstance(value, dict):  # a dict cannot be a key
+                values[name] = self.shared.setdefault((name, type(value), value), value)
+        given = record.__pydantic_fields_set__
+        object.__setattr__(
+            record, "__pydantic_fields_set__", self.shared.setdefault(frozenset(given), given)
+        )
+        self.records.append((row, record))
+
+    def issue(
+        self,
+        row: int,
+        field_: str,
+        reason: str,
+        value: object = None,
+        *,
+        id: str | None = None,
+        rejects: bool = True,
+    ) -> None:
+        if self.reading and len(self.issues) >= MAX_ISSUES:
+            raise _TooManyIssues
+        self.issues.append(Issue(self.file, row, field_, reason, _show(value), id or None, rejects))
 
     def drop(self, keep: Iterable[tuple[int, M]]) -> None:
         """Keep only ``keep`` (a subset of ``records``), remembering the ids of the others."""
@@ -132,6 +203,17 @@ class _Table(Generic[M]):
             if row not in kept_rows:
                 self.rejected_ids.setdefault(record.id, row)  # type: ignore[attr-defined]
         self.records = kept
+
+    def refuse_all(self, reason: str) -> None:
+        """The file as a whole is refused: no row of it is read. The first issues found are
+        kept as examples; the rest are moot."""
+        del self.issues[EXAMPLES:]
+        self.issues.insert(0, Issue(self.file, 0, FILE, reason))
+        self.records = []
+
+
+class _TooManyIssues(Exception):
+    """A file has more than ``MAX_ISSUES`` issues: it is refused as a whole."""
 
 
 def _show(value: object) -> str | None:
@@ -146,7 +228,7 @@ def _show(value: object) -> str | None:
         text = json.dumps(value) if isinstance(value, dict | bool) else str(value)
     if _SURROGATE.search(text):
         text = text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-    return text
+    return text if len(text) <= SHOWN else text[: SHOWN - 1] + "…"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -194,17 +276,33 @@ def read_records(
 
 def _read_table(path: Path, model: type[M], name: str | None = None) -> _Table[M]:
     table: _Table[M] = _Table(name or path.name, path.suffix.lower() == ".geojson")
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        table.issue(0, FILE, f"cannot be read: {exc.strerror or exc}")
-        return table
-    if path.suffix.lower() == ".geojson":
-        _parse_geojson(raw, model, table)
-    elif path.suffix.lower() == ".csv":
-        _parse_csv(raw, model, table)
-    else:
+    suffix = path.suffix.lower()
+    if suffix not in SUFFIXES:
         table.issue(0, FILE, "is neither .csv nor .geojson")
+        return table
+    try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            table.refuse_all(
+                f"is {size / 2**20:.1f} MiB; a file may be at most {MAX_FILE_BYTES // 2**20} MiB"
+                f" and {MAX_ROWS:,} rows: split the day into smaller files"
+            )
+            return table
+        table.reading = True
+        if suffix == ".geojson":
+            _parse_geojson(path.read_bytes(), model, table)
+        else:
+            with path.open("rb") as binary:
+                _parse_csv(binary, model, table)
+    except OSError as exc:
+        table.refuse_all(f"cannot be read: {exc.strerror or exc}")
+    except _TooManyIssues:
+        table.refuse_all(
+            f"more than {MAX_ISSUES:,} issues, the first {EXAMPLES} below; is it the right"
+            " file? Fix these and check again"
+        )
+    finally:
+        table.reading = False
     return table
 
 
@@ -225,6 +323,19 @@ def _not_utf8(text: str, offset: int) -> str:
     return f"not UTF-8 text: byte 0x{byte:02x} at byte offset {offset}; save the file as UTF-8"
 
 
+def _text_problem(field_: str, text: str) -> str | None:
+    """Why a cell's text cannot be read as ``field_`` (length, control characters), or None."""
+    if "\x00" in text:
+        return "contains a NUL byte"
+    if m := _CONTROL.search(text):
+        return f"contains the control character U+{ord(m.group()):04X}"
+    if len(text) > MAX_TEXT:
+        return f"is {len(text):,} characters long; a cell may hold at most {MAX_TEXT:,}"
+    if field_ not in MULTILINE_FIELDS and ("\n" in text or "\r" in text):
+        return "contains a line break"
+    return None
+
+
 def _columns(model: type[BaseModel]) -> tuple[list[str], list[str]]:
     """The input columns of ``model`` and the required ones, in field order."""
     columns = [n for n in model.model_fields if n not in DERIVED_FIELDS]
@@ -232,84 +343,190 @@ def _columns(model: type[BaseModel]) -> tuple[list[str], list[str]]:
     return columns, required
 
 
-def _parse_csv(raw: bytes, model: type[M], table: _Table[M]) -> None:
+class _LongRecord(Exception):
+    """One CSV row spans more than ``MAX_RECORD_LINES`` lines: a quote that never closes."""
+
+
+class _Lines:
+    """A CSV file's physical lines for ``csv.reader``, read one at a time, remembering the
+    lines (and their byte offsets) of the row being read; lines can be put back to read again.
+    """
+
+    def __init__(self, text: IO[str], start: int) -> None:
+        self._text = text
+        self._offset = start  # byte offset of the next line in the file
+        self._back: list[tuple[str, int]] = []  # put back, the next one last
+        self.taken: list[tuple[str, int]] = []  # lines of the current row, with offsets
+
+    def __iter__(self) -> _Lines:
+        return self
+
+    def __next__(self) -> str:
+        if len(self.taken) >= MAX_RECORD_LINES:
+            raise _LongRecord
+        if self._back:
+            line, offset = self._back.pop()
+        else:
+            line = self._text.readline()
+            if not line:
+                raise StopIteration
+            offset = self._offset
+            self._offset += len(line.encode("utf-8", "surrogateescape"))
+        self.taken.append((line, offset))
+        return line
+
+    def put_back(self, lines: Sequence[tuple[str, int]]) -> None:
+        self._back.extend(reversed(lines))
+
+
+def _next_row(reader: Iterator[list[str]], lines: _Lines) -> tuple[list[str] | None, str | None]:
+    """The next CSV row's cells, or None and why it could not be parsed; StopIteration at the
+    end. ``lines.taken`` holds the row's physical lines."""
+    lines.taken = []
+    try:
+        return next(reader), None
+    except csv.Error as exc:
+        if "field larger than field limit" in str(exc):
+            return None, f"a cell is longer than {CSV_FIELD_LIMIT:,} characters"
+        return None, f"not valid CSV: {exc}"
+    except _LongRecord:
+        return None, f"the row runs on over more than {MAX_RECORD_LINES} lines"
+
+
+def _first_bad_byte(taken: Sequence[tuple[str, int]]) -> int:
+    """The byte offset of the first undecodable byte in a row's lines."""
+    for line, offset in taken:
+        if m := _SURROGATE.search(line):
+            return offset + len(line[: m.start()].encode("utf-8", "surrogateescape"))
+    return taken[0][1] if taken else 0
+
+
+def _unterminated(
+    cells: list[str] | None, taken: Sequence[tuple[str, int]], width: int, least: int
+) -> bool:
+    """Whether a row spanning several lines is a quote left open, swallowing the rows below.
+
+    A cell may hold a line break (a note typed over two lines, its closing quote on the last);
+    it is taken for an open quote when the row could not be parsed, has more cells than the
+    header's ``width``, ends on a line with no quote (the end of the file, still quoted), or
+    a line inside it is on its own a row: at least ``least`` cells (up to the last required
+    column) and more than one.
+    """
+    if len(taken) < 2:
+        return False
+    if cells is None or len(cells) > width or '"' not in taken[-1][0]:
+        return True
+    return any(len(next(csv.reader([line]), [])) >= max(least, 2) for line, _ in taken[1:-1])
+
+
+def _parse_csv(binary: IO[bytes], model: type[M], table: _Table[M]) -> None:
     columns, required = _columns(model)
-    text, bom, bad_offset = _decode(raw)
-    if not text.strip():
+    bom = len(codecs.BOM_UTF8) if binary.read(3) == codecs.BOM_UTF8 else 0
+    binary.seek(bom)
+    text = io.TextIOWrapper(binary, encoding="utf-8", errors="surrogateescape", newline="")
+    lines = _Lines(text, bom)
+    reader = csv.reader(lines)
+    try:
+        header, error = _next_row(reader, lines)
+    except StopIteration:
+        header, error = [], None
+    if error is not None or header is None:
+        table.refuse_all(f"row 1 (the header): {error}")
+        return
+    if not any(cell.strip() for cell in header):
         table.issue(1, FILE, f"the file is empty; expected a header row ({', '.join(columns)})")
         return
-    # Line start offsets in bytes, to say where an undecodable byte is; only needed then.
-    line_starts: list[int] = []
-    lines: list[str] = []
-    if bad_offset is not None:
-        position = bom
-        for line in io.StringIO(text, newline=""):
-            line_starts.append(position)
-            lines.append(line)
-            position += len(line.encode("utf-8", "surrogateescape"))
-
-    def byte_offset(first_line: int, last_line: int) -> int:
-        """Offset of the first undecodable byte in lines ``first_line..last_line`` (1-based)."""
-        for number in range(first_line, last_line + 1):
-            line = lines[number - 1]
-            if m := _SURROGATE.search(line):
-                return line_starts[number - 1] + len(
-                    line[: m.start()].encode("utf-8", "surrogateescape")
-                )
-        return bad_offset or 0
-
-    reader = csv.reader(io.StringIO(text, newline=""))
-    header = [cell.strip() for cell in next(reader)]
-    if bad_offset is not None and any(_SURROGATE.search(cell) for cell in header):
-        table.issue(1, FILE, _not_utf8(text, byte_offset(1, reader.line_num)))
+    if any(_SURROGATE.search(cell) for cell in header):
+        table.issue(1, FILE, _not_utf8("".join(header), _first_bad_byte(lines.taken)))
         return
+    header = [cell.strip() for cell in header]
 
     # Which field each column feeds (None: ignored); unknown and repeated columns are issues on
     # the header, and their cells are ignored so that the rows below can still be used.
     targets: list[str | None] = []
     for number, name in enumerate(header, start=1):
         if not name:
-            table.issue(1, f"column {number}", "the column has no name")
+            table.issue(1, f"column {number}", "the column has no name", rejects=False)
             targets.append(None)
         elif name in targets:
-            table.issue(1, name, "the column appears more than once; only the first is read")
+            table.issue(
+                1, name, "the column appears more than once; only the first is read", rejects=False
+            )
             targets.append(None)
         elif name in DERIVED_FIELDS:
             targets.append(None)  # computed when the day is read; a stale copy is ignored
         elif name not in columns:
-            table.issue(1, name, f"unknown column (expected: {', '.join(columns)})")
+            table.issue(1, name, f"unknown column (expected: {', '.join(columns)})", rejects=False)
             targets.append(None)
         else:
             targets.append(name)
     missing = [c for c in required if c not in targets]
     for name in missing:
         table.issue(1, name, "a required column is missing")
+    id_column = targets.index("id") if "id" in targets else None
+    least = 1 + max((targets.index(c) for c in required if c in targets), default=0)
 
     seen: dict[str, int] = {}
-    previous_line = reader.line_num
-    for row, cells in enumerate(reader, start=2):
-        first_line, previous_line = previous_line + 1, reader.line_num
-        if not any(cell.strip() for cell in cells):
+    row = 1
+    while True:
+        try:
+            cells, error = _next_row(reader, lines)
+        except StopIteration:
+            break
+        row += 1
+        taken = lines.taken
+        row_id = None
+        if cells is not None and id_column is not None and id_column < len(cells):
+            row_id = cells[id_column].strip()[:MAX_TEXT] or None
+        unterminated = _unterminated(cells, taken, len(targets), least)
+        if cells is not None and not unterminated and not any(c.strip() for c in cells):
             continue  # a blank row
         table.rows += 1
+        if table.rows > MAX_ROWS:
+            table.refuse_all(
+                f"has more than {MAX_ROWS:,} data rows; split the day into smaller files"
+            )
+            return
+        if unterminated:
+            # Only the first line is this row; the lines below are read again as rows.
+            where = _open_quote_column(taken[0][0], targets)
+            last = "" if error is None else " or more"
+            table.issue(
+                row,
+                where,
+                f"a quote opened in this row is never closed: it would swallow rows {row + 1}"
+                f" to {row + len(taken) - 1}{last}; those rows are read on their own",
+                id=row_id,
+            )
+            lines.put_back(taken[1:])
+            continue
+        if cells is None:
+            table.issue(row, ROW, error or "cannot be read", id=row_id)
+            continue
         if missing:
             continue  # no row can be valid; the header issue says why, once
         if len(cells) > len(targets) and any(c.strip() for c in cells[len(targets) :]):
             table.issue(
-                row, ROW, f"has {len(cells)} cells but the header has {len(targets)} columns"
+                row,
+                ROW,
+                f"has {len(cells)} cells but the header has {len(targets)} columns",
+                id=row_id,
             )
             continue
         data: dict[str, str] = {}
-        undecodable = False
+        bad = False
         for target, cell in zip(targets, cells, strict=False):
             if target is None or not cell.strip():
                 continue  # an empty cell is no value: the field's default, or "required"
-            if bad_offset is not None and _SURROGATE.search(cell):
-                offset = byte_offset(first_line, reader.line_num)
-                table.issue(row, target, _not_utf8(cell, offset), cell)
-                undecodable = True
+            if _SURROGATE.search(cell):
+                reason = _not_utf8(cell, _first_bad_byte(taken))
+                table.issue(row, target, reason, cell, id=row_id)
+                bad = True
+            elif problem := _text_problem(target, cell):
+                table.issue(row, target, problem, cell[:80], id=row_id)
+                bad = True
             data[target] = cell
-        if undecodable:
+        if bad:
             table.rejected_ids.setdefault(data.get("id", "").strip(), row)
             continue
         _add_record(model, data, row, table, seen)
@@ -317,10 +534,24 @@ def _parse_csv(raw: bytes, model: type[M], table: _Table[M]) -> None:
         table.issue(2, FILE, "no data rows below the header")
 
 
+def _open_quote_column(line: str, targets: Sequence[str | None]) -> str:
+    """The column in which a line's unclosed quote opens (its cell count on that line)."""
+    cells = next(csv.reader([line]), [])
+    index = max(len(cells) - 1, 0)
+    return (targets[index] if index < len(targets) else None) or ROW
+
+
+def _json_depth(text: str) -> int:
+    """How deeply objects and arrays nest in JSON text (strings skipped)."""
+    steps = (1 if b in "[{" else -1 for b in _JSON_BRACKET.findall(_JSON_STRING.sub("", text)))
+    return max(itertools.accumulate(steps), default=0)
+
+
 def _parse_geojson(raw: bytes, model: type[M], table: _Table[M]) -> None:
     columns, required = _columns(model)
     located = "lon" in model.model_fields
     text, _, bad_offset = _decode(raw)
+    del raw
     if bad_offset is not None:
         # JSON text must be UTF-8 (RFC 8259); its structure cannot be trusted otherwise.
         table.issue(0, FILE, _not_utf8(text, bad_offset))
@@ -328,11 +559,22 @@ def _parse_geojson(raw: bytes, model: type[M], table: _Table[M]) -> None:
     if not text.strip():
         table.issue(0, FILE, "the file is empty; expected a GeoJSON FeatureCollection")
         return
+    if (depth := _json_depth(text)) > MAX_JSON_DEPTH:
+        table.issue(
+            0,
+            FILE,
+            f"objects and arrays nest {depth} deep; GeoJSON here needs at most {MAX_JSON_DEPTH}",
+        )
+        return
     try:
         document = json.loads(text)
     except json.JSONDecodeError as exc:
         table.issue(0, FILE, f"not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}")
         return
+    except (ValueError, RecursionError) as exc:  # a number of over 4300 digits, say
+        table.issue(0, FILE, f"not valid JSON: {exc}")
+        return
+    del text
     if not isinstance(document, dict) or document.get("type") != "FeatureCollection":
         table.issue(0, FILE, "not a GeoJSON FeatureCollection")
         return
@@ -340,11 +582,19 @@ def _parse_geojson(raw: bytes, model: type[M], table: _Table[M]) -> None:
     if not isinstance(features, list) or not features:
         table.issue(0, FILE, "the FeatureCollection has no features")
         return
+    if len(features) > MAX_ROWS:
+        table.rows = len(features)
+        table.refuse_all(
+            f"has {len(features):,} features; at most {MAX_ROWS:,}: split the day into smaller"
+            " files"
+        )
+        return
 
     rows: list[tuple[int, dict[str, Any]]] = []
     present: set[str] = set()
     unknown: set[str] = set()
     for number, feature in enumerate(features, start=1):
+        features[number - 1] = None  # read once: let the parsed JSON go as the rows are made
         table.rows += 1
         if not isinstance(feature, dict) or feature.get("type") != "Feature":
             table.issue(number, ROW, "not a GeoJSON Feature")
@@ -353,27 +603,46 @@ def _parse_geojson(raw: bytes, model: type[M], table: _Table[M]) -> None:
         if not isinstance(properties, dict):
             table.issue(number, "properties", "must be an object")
             continue
+        row_id = properties.get("id")
+        row_id = row_id[:MAX_TEXT] if isinstance(row_id, str) else None
         data: dict[str, Any] = {}
+        bad = False
         for key, value in properties.items():
             if key in DERIVED_FIELDS:
                 continue
             if key not in columns:
                 if key not in unknown:  # once per property, like an unknown CSV column
                     unknown.add(key)
-                    table.issue(number, key, f"unknown property (expected: {', '.join(columns)})")
+                    table.issue(
+                        number,
+                        key[:MAX_TEXT],
+                        f"unknown property (expected: {', '.join(columns)})",
+                        rejects=False,
+                    )
                 continue
             if value is None or (isinstance(value, str) and not value.strip()):
                 continue
+            texts = value if isinstance(value, list) else [value]
+            problem = next(
+                (p for t in texts if isinstance(t, str) and (p := _text_problem(key, t))), None
+            )
+            if problem:
+                table.issue(number, key, problem, str(value)[:80], id=row_id)
+                bad = True
             data[key] = value
         geometry = feature.get("geometry")
         if located and geometry is not None:
             kind = geometry.get("type") if isinstance(geometry, dict) else None
             coordinates = geometry.get("coordinates") if isinstance(geometry, dict) else None
             if kind != "Point" or not isinstance(coordinates, list) or len(coordinates) < 2:
-                table.issue(number, "geometry", f"expected a Point, got {kind or 'nothing'}")
+                shown = kind if isinstance(kind, str) and kind else "nothing"
+                table.issue(number, "geometry", f"expected a Point, got {shown[:80]}", id=row_id)
                 continue
             data["lon"], data["lat"] = coordinates[0], coordinates[1]  # GeoJSON is lon, lat
-        present.update(data)
+        present.update(data)  # the property is there, even on a row rejected for its value
+        if bad:
+            table.rejected_ids.setdefault(str(row_id or ""), number)
+            continue
         rows.append((number, data))
 
     # A field no feature has is reported once for the file, like a missing CSV column.
@@ -383,7 +652,9 @@ def _parse_geojson(raw: bytes, model: type[M], table: _Table[M]) -> None:
     if absent:
         return
     seen: dict[str, int] = {}
-    for number, data in rows:
+    rows.reverse()
+    while rows:  # each row's values let go once its record is made
+        number, data = rows.pop()
         _add_record(model, data, number, table, seen)
 
 
@@ -391,20 +662,26 @@ def _add_record(
     model: type[M], data: dict[str, Any], row: int, table: _Table[M], seen: dict[str, int]
 ) -> None:
     """Validate one row; keep it, or record why not. ``seen`` maps ids read so far to rows."""
-    record_id = str(data.get("id", "")).strip()
+    record_id = str(data.get("id", "")).strip()[:MAX_TEXT]
     if record_id:
         if record_id in seen:
             where = "feature" if table.geojson else "row"
-            table.issue(row, "id", f"duplicate id (first on {where} {seen[record_id]})", record_id)
+            table.issue(
+                row,
+                "id",
+                f"duplicate id (first on {where} {seen[record_id]})",
+                record_id,
+                id=record_id,
+            )
             return
         seen[record_id] = row
     try:
-        table.records.append((row, model.model_validate(data)))
+        table.keep(row, model.model_validate(data))
     except ValidationError as exc:
         table.rejected_ids.setdefault(record_id, row)
         for error in exc.errors(include_url=False):
             field_, reason = _explain(error, model)
-            table.issue(row, field_, reason, data.get(field_))
+            table.issue(row, field_, reason, data.get(field_), id=record_id)
 
 
 def _explain(error: Mapping[str, Any], model: type[BaseModel]) -> tuple[str, str]:
@@ -448,6 +725,8 @@ def _explain(error: Mapping[str, Any], model: type[BaseModel]) -> tuple[str, str
         reason = f"{value!r} is not a date (YYYY-MM-DD)"
     elif kind == "string_type":
         reason = f"{value!r} must be text"
+    elif kind == "string_too_long":
+        reason = f"is longer than {ctx['max_length']} characters"
     elif kind == "extra_forbidden":
         reason = "unknown field"
     else:
@@ -474,13 +753,15 @@ class Locator(Protocol):
 
 @dataclass(frozen=True)
 class FileSummary:
-    """How one input file fared: data rows read, rows in the day, rows rejected."""
+    """How one input file fared: data rows read, rows in the day, rows rejected, and rows of
+    other dates left out (needs only); ``rows == kept + rejected + left_out``."""
 
     file: str
     path: Path | None
     rows: int
     kept: int
     rejected: int
+    left_out: int = 0
 
 
 @dataclass(frozen=True)
@@ -561,6 +842,7 @@ def check_day(
     sites: _Table[Site] = tables["sites"]
 
     day_date = _choose_date(needs, date)
+    _check_unique_ids([sites, partners, volunteers, needs])
 
     if areas is None:
         # Imported here: geography is the step after validation, needed only to read a day.
@@ -585,7 +867,8 @@ def check_day(
             paths[stem],
             table.rows,
             len(table.records),
-            len({i.row for i in table.issues if i.row > (0 if table.geojson else 1)}),
+            table.rows - len(table.records) - table.left_out,
+            table.left_out,
         )
         for stem, table in tables.items()
     ]
@@ -598,7 +881,10 @@ def _choose_date(needs: _Table[Need], date: dt.date | None) -> dt.date:
     if date is not None:
         if needs.records and date not in dates:
             found = ", ".join(str(d) for d in sorted(dates))
-            needs.issue(0, "date", f"no needs on {date} (the file has needs on {found})")
+            needs.issue(
+                0, "date", f"no needs on {date} (the file has needs on {found})", rejects=False
+            )
+        needs.left_out = sum(n for d, n in dates.items() if d != date)
         needs.records = [(row, need) for row, need in needs.records if need.date == date]
         return date
     if not dates:
@@ -614,8 +900,43 @@ def _choose_date(needs: _Table[Need], date: dt.date | None) -> dt.date:
             f"(only {chosen} is read)",
             next(str(n.date) for row, n in needs.records if row == first_other),
         )
+        needs.left_out = sum(n for d, n in dates.items() if d != chosen)
         needs.records = [(row, need) for row, need in needs.records if need.date == chosen]
     return chosen
+
+
+def _check_unique_ids(tables: Sequence[_Table[Any]]) -> None:
+    """Reject a row whose id is already used in another file, naming both places.
+
+    ``tables`` are in order of precedence: a clash drops the row of the later file, so a site
+    or a partner, which other rows refer to, is kept over a volunteer or a need.
+    """
+    first: dict[str, tuple[str, int]] = {}
+    for number, table in enumerate(tables, start=1):
+        last = number == len(tables)  # its ids need not be remembered: no file comes after
+        kept = []
+        for row, record in table.records:
+            other = first.get(record.id)
+            if other is not None and other[0] != table.file:
+                where = _where(*other)
+                table.issue(
+                    row,
+                    "id",
+                    f"the id {record.id!r} is already used in {where}; ids must be unique"
+                    " across the day's files",
+                    record.id,
+                    id=record.id,
+                )
+                continue
+            if not last:
+                first.setdefault(record.id, (table.file, row))
+            kept.append((row, record))
+        table.drop(kept)
+
+
+def _where(file: str, row: int) -> str:
+    """``needs.csv row 7`` or ``needs.geojson feature 3``: as ``Issue.where`` says it."""
+    return Issue(file, row, "", "").where
 
 
 def _check_locations(
@@ -640,9 +961,14 @@ def _check_locations(
                     "lon/lat",
                     f"the {where} is outside the Royal Borough of Kingston upon Thames",
                     f"{record.lon}, {record.lat}",
+                    id=record.id,
                 )
             elif table is needs:
-                kept.append((row, record.model_copy(update={"ward": place.ward_code})))
+                # Set in place, not by ``model_copy``: a copy per need would double the memory
+                # of a large day. The need is new, seen by nothing else yet, and ``ward`` is
+                # derived, never read from the file, so no validator depends on it.
+                record.__dict__["ward"] = place.ward_code
+                kept.append((row, record))
             else:
                 kept.append((row, record))
         table.drop(kept)
@@ -672,7 +998,11 @@ def _check_references(
         bad = False
         for site_id in sorted(partner.sites - site_ids):
             partners.issue(
-                row, "sites", _unknown("site", site_id, sites), ";".join(sorted(partner.sites))
+                row,
+                "sites",
+                _unknown("site", site_id, sites),
+                ";".join(sorted(partner.sites)),
+                id=partner.id,
             )
             bad = True
         for code in sorted(partner.wards - ward_codes):
@@ -681,6 +1011,7 @@ def _check_references(
                 "wards",
                 f"unknown ward code {code!r} (not one of the borough's {len(ward_codes)} wards)",
                 ";".join(sorted(partner.wards)),
+                id=partner.id,
             )
             bad = True
         if not bad:
@@ -693,7 +1024,11 @@ def _check_references(
         bad = False
         if volunteer.partner not in partner_ids:
             volunteers.issue(
-                row, "partner", _unknown("partner", volunteer.partner, partners), volunteer.partner
+                row,
+                "partner",
+                _unknown("partner", volunteer.partner, partners),
+                volunteer.partner,
+                id=volunteer.id,
             )
             bad = True
         for other in sorted(volunteer.shared_with - partner_ids):
@@ -702,6 +1037,7 @@ def _check_references(
                 "shared_with",
                 _unknown("partner", other, partners),
                 ";".join(sorted(volunteer.shared_with)),
+                id=volunteer.id,
             )
             bad = True
         if not bad:
@@ -711,31 +1047,80 @@ def _check_references(
     kept_needs = []
     for row, need in needs.records:
         if need.site is not None and need.site not in site_ids:
-            needs.issue(row, "site", _unknown("site", need.site, sites), need.site)
+            needs.issue(row, "site", _unknown("site", need.site, sites), need.site, id=need.id)
         else:
             kept_needs.append((row, need))
     needs.drop(kept_needs)
 
 
-def print_report(report: DayReport, console: Any = None) -> None:
-    """Print a report as tables: every issue (file, row, field, reason), then rows per file."""
+MAX_PRINTED = 50  # issues printed one by one; the rest are summed up by file, field and reason
+_QUOTED = re.compile(r"'[^']*'|\b\d[\d,.:]*\b")
+
+
+def issue_groups(issues: Iterable[Issue]) -> list[tuple[str, str, str, int]]:
+    """Issues counted by file, field and reason (values in the reason blanked), most first."""
+    counts = Counter((i.file, i.field, _QUOTED.sub("…", i.reason)) for i in issues)
+    return [(f, fld, reason, n) for (f, fld, reason), n in counts.most_common()]
+
+
+def _reason(issue: Issue) -> str:
+    reason = issue.reason
+    if issue.value is not None and repr(issue.value) not in reason:
+        reason += f" (got {issue.value!r})"
+    return reason
+
+
+def print_issues(
+    issues: Sequence[Issue], console: Any, prefix: str = "skipped", limit: int = MAX_PRINTED
+) -> None:
+    """One line per issue for the first ``limit``, then the rest counted by file, field and
+    reason. Text from the files is escaped: it is never read as console markup."""
+    from rich.markup import escape
+
+    for issue in issues[:limit]:
+        console.print(f"[yellow]{escape(prefix)}[/yellow] {escape(str(issue))}")
+    if len(issues) > limit:
+        console.print(f"… and {len(issues) - limit:,} more issue(s); all {len(issues):,} by kind:")
+        for file, field_, reason, n in issue_groups(issues)[:limit]:
+            console.print(f"  {n:>9,}  {escape(file)}, {escape(field_)}: {escape(reason)}")
+
+
+def print_report(report: DayReport, console: Any = None, limit: int = MAX_PRINTED) -> None:
+    """Print a report as tables: the first ``limit`` issues (file, row, field, reason) and, if
+    there are more, every issue counted by kind; then rows per file. Text from the files is
+    escaped: it is never read as console markup."""
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
-    from rich.text import Text
 
     console = console or Console()
     if report.issues:
-        issues = Table(title=f"{len(report.issues)} issue(s)", title_justify="left")
+        shown = report.issues[:limit]
+        title = f"{len(report.issues)} issue(s)"
+        if len(shown) < len(report.issues):
+            title += f", the first {len(shown)}"
+        issues = Table(title=title, title_justify="left")
         for column in ("file", "row", "field", "reason"):
             issues.add_column(column, overflow="fold")
-        for issue in report.issues:
-            reason = issue.reason
-            if issue.value is not None and repr(issue.value) not in reason:
-                reason += f" (got {issue.value!r})"
-            cells = (issue.file, str(issue.row) if issue.row else "", issue.field, reason)
-            # Text, not markup: the values are the input files' own, "[/yellow]" included.
-            issues.add_row(*(Text(cell) for cell in cells))
+        for issue in shown:
+            issues.add_row(
+                escape(issue.file),
+                str(issue.row) if issue.row else "",
+                escape(issue.field),
+                escape(_reason(issue)),
+            )
         console.print(issues)
+        if len(shown) < len(report.issues):
+            kinds = Table(title="All issues by kind", title_justify="left")
+            for column, justify in (("file", "left"), ("field", "left"), ("reason", "left")):
+                kinds.add_column(column, justify=justify, overflow="fold")  # type: ignore[arg-type]
+            kinds.add_column("issues", justify="right")
+            groups = issue_groups(report.issues)
+            for file, field_, reason, n in groups[:limit]:
+                kinds.add_row(escape(file), escape(field_), escape(reason), f"{n:,}")
+            if len(groups) > limit:
+                kinds.add_row("…", "", f"{len(groups) - limit:,} more kinds", "")
+            console.print(kinds)
     summary = Table(title=f"Day {report.day.date}", title_justify="left")
     for column, justify in (
         ("file", "left"),
@@ -745,8 +1130,11 @@ def print_report(report: DayReport, console: Any = None) -> None:
     ):
         summary.add_column(column, justify=justify)  # type: ignore[arg-type]
     for f in report.files:
-        summary.add_row(Text(f.file), str(f.rows), str(f.kept), str(f.rejected))
+        summary.add_row(escape(f.file), str(f.rows), str(f.kept), str(f.rejected))
     console.print(summary)
+    if any(f.left_out for f in report.files):
+        left_out = sum(f.left_out for f in report.files)
+        console.print(f"{left_out:,} need(s) of other dates left out.")
     if report.ok:
         console.print("[green]No issues.[/green]")
     else:

@@ -24,6 +24,12 @@ from pydantic import (
 
 MINUTES_PER_DAY = 24 * 60
 
+# Bounds on input values: far above any real day, and low enough that no sum of them can
+# overflow the solver's 64-bit arithmetic. The README's "Input files" section lists them.
+MAX_AMOUNT = 10_000  # load units: a need's load, a volunteer's capacity, a partner's daily amount
+MAX_TASKS = 1_000  # tasks one volunteer may take in a day
+MAX_ID_LENGTH = 100  # characters in an id or a code
+
 
 # ---------------------------------------------------------------------------------------------
 # Clock times
@@ -241,6 +247,9 @@ class _Record(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
 
 
+Id = Annotated[str, Field(max_length=MAX_ID_LENGTH)]
+
+
 class Located(_Record):
     lon: float = Field(ge=-180, le=180, allow_inf_nan=False)
     lat: float = Field(ge=-90, le=90, allow_inf_nan=False)
@@ -255,7 +264,7 @@ def _nonempty_id(value: str) -> str:
 class Site(Located):
     """A place goods are collected."""
 
-    id: str
+    id: Id
     name: str
     kind: SiteKind
     postcode: OptionalStr = None
@@ -275,14 +284,16 @@ class Site(Located):
 class Partner(_Record):
     """A community organisation or council team."""
 
-    id: str
+    id: Id
     name: str
     services: Annotated[frozenset[ServiceKind], BeforeValidator(_split_list)]
     # 2022 ward codes covered; empty means the whole borough.
     wards: Annotated[frozenset[str], BeforeValidator(_split_list)] = frozenset()
     # Daily capacity per service ("food_parcel:40;prescription:20" in CSV). A service offered
     # but absent here has no limit.
-    capacity: dict[ServiceKind, Annotated[int, Field(ge=0)]] = Field(default_factory=dict)
+    capacity: dict[ServiceKind, Annotated[int, Field(ge=0, le=MAX_AMOUNT)]] = Field(
+        default_factory=dict
+    )
     sites: Annotated[frozenset[str], BeforeValidator(_split_list)] = frozenset()
 
     _id = field_validator("id")(_nonempty_id)
@@ -310,18 +321,20 @@ class Partner(_Record):
 class Volunteer(Located):
     """A volunteer (street champions included) available today. ``lon``/``lat`` is home."""
 
-    id: str
+    id: Id
     name: str = ""
     partner: str
     shared_with: Annotated[frozenset[str], BeforeValidator(_split_list)] = frozenset()
     skills: Annotated[frozenset[Skill], BeforeValidator(_split_list)] = frozenset()
     languages: Annotated[frozenset[str], BeforeValidator(_split_list)] = frozenset()
     transport: Transport = Transport.walk
-    capacity: int = Field(default=2, ge=0, description="load units carried at once")
+    capacity: int = Field(default=2, ge=0, le=MAX_AMOUNT, description="load units carried at once")
     shift_start: Clock
     shift_end: Clock
-    max_tasks: int = Field(default=8, ge=0)
-    max_travel: int = Field(default=120, ge=0, description="minutes of travel per day")
+    max_tasks: int = Field(default=8, ge=0, le=MAX_TASKS)
+    max_travel: int = Field(
+        default=120, ge=0, le=MINUTES_PER_DAY, description="minutes of travel per day"
+    )
 
     _id = field_validator("id")(_nonempty_id)
 
@@ -351,15 +364,17 @@ class Volunteer(Located):
 class Need(Located):
     """One resident's request for one service on one day."""
 
-    id: str
+    id: Id
     date: dt.date
     resident: str
     kind: ServiceKind
     priority: Priority = Priority.normal
     window_start: Clock
     window_end: Clock
-    duration: int = Field(default=10, ge=0, description="minutes on site or on the phone")
-    load: int = Field(default=0, ge=0, description="parcels or bags carried")
+    duration: int = Field(
+        default=10, ge=0, le=MINUTES_PER_DAY, description="minutes on site or on the phone"
+    )
+    load: int = Field(default=0, ge=0, le=MAX_AMOUNT, description="parcels or bags carried")
     skills: Annotated[frozenset[Skill], BeforeValidator(_split_list)] = frozenset()
     language: OptionalStr = None
     language_required: bool = False
@@ -521,6 +536,20 @@ class Provenance(BaseModel):
     files: list[InputFile] = Field(default_factory=list)
 
 
+class Rejected(BaseModel):
+    """An input row left out of the day, and why: a need rejected here was never planned.
+
+    ``row`` counts as ``kst_match.inputs.Issue`` does (CSV header = row 1, GeoJSON features
+    from 1, 0 for the file as a whole); ``id`` is the row's id when one could be read.
+    """
+
+    file: str
+    row: int
+    field: str
+    reason: str
+    id: str | None = None
+
+
 class Plan(BaseModel):
     """One day's result: who does what, in which order and when, and what could not be done."""
 
@@ -536,6 +565,9 @@ class Plan(BaseModel):
     kpis: dict[str, object] = Field(default_factory=dict)
     events: list[Event] = Field(default_factory=list)
     inputs: Provenance | None = None
+    rejected: list[Rejected] = Field(
+        default_factory=list, description="input rows left out of the day, with the reason"
+    )
     sha256: str | None = Field(
         default=None, description="SHA-256 of the plan's canonical JSON without this field"
     )

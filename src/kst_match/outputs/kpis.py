@@ -136,7 +136,21 @@ def render_markdown(plan: Plan, generated: dt.datetime | None = None) -> str:
         lines.append("| " + " | ".join(_md(c) for c in table.columns) + " |")
         lines.append("|" + " --- |" * len(table.columns))
         lines += ["| " + " | ".join(_md(c) for c in row) + " |" for row in table.rows]
+    lines += _rejected_markdown(plan)
     return "\n".join(lines) + "\n"
+
+
+def _rejected_markdown(plan: Plan) -> list[str]:
+    """Input rows left out of the day, each with its file, row, field and reason."""
+    if not plan.rejected:
+        return []
+    lines = ["", f"## Rejected input rows ({len(plan.rejected)})", ""]
+    lines += ["| file | row | field | id | reason |", "| --- | --- | --- | --- | --- |"]
+    lines += [
+        f"| {_md(r.file)} | {r.row or ''} | {_md(r.field)} | {_md(r.id or '')} | {_md(r.reason)} |"
+        for r in plan.rejected
+    ]
+    return lines
 
 
 def _md(text: str) -> str:
