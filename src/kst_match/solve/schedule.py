@@ -210,10 +210,12 @@ def _write(
         elif stop.kind is StopKind.deliver:
             load -= day.need(stop.need).load  # type: ignore[arg-type]
         stop.load = load
-    # Collections of one visit share their arrival and departure too.
-    for i in range(len(stops) - 1, 0, -1):
+    # Collections of one visit share their arrival (the first's) and departure (the last's).
+    for i in range(1, len(stops)):
         if _same_visit(stops[i - 1], stops[i]):
             stops[i].arrival = stops[i - 1].arrival
+    for i in range(len(stops) - 1, 0, -1):
+        if _same_visit(stops[i - 1], stops[i]):
             stops[i - 1].departure = stops[i].departure
 
 
