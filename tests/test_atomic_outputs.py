@@ -239,7 +239,7 @@ def test_a_replan_kept_inside_the_outputs_survives_a_new_plan(
 def test_a_plan_failing_its_check_is_not_published(tmp_path: Path) -> None:
     data, out = tmp_path / "day", tmp_path / "out"
     write_day(generate_day(20, 8, seed=5), data)
-    args = ["plan", "--data", str(data), "--out", str(out), "--time-limit", "1"]
+    args = ["plan", "--data", str(data), "--out", str(out), "--iterations", "50"]
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     before = snapshot(out)

@@ -20,7 +20,7 @@ def _output(result: object) -> str:
 
 def test_plan_then_replan_with_new_needs(tmp_path: Path) -> None:
     out = tmp_path / "out"
-    result = runner.invoke(app, ["plan", "--time-limit", "1", "--out", str(out)])
+    result = runner.invoke(app, ["plan", "--iterations", "50", "--out", str(out)])
     assert result.exit_code == 0, _output(result)
     assert "every constraint holds" in _output(result)
     for name in ("plan.json", "routes.geojson", "map.html", "kpis.json"):
@@ -46,7 +46,7 @@ def test_plan_then_replan_with_new_needs(tmp_path: Path) -> None:
     result = runner.invoke(
         app,
         ["replan", "--plan", str(out / "plan.json"), "--events", str(events),
-         "--new-needs", str(new_csv), "--time-limit", "1", "--out", str(replanned)],
+         "--new-needs", str(new_csv), "--iterations", "50", "--out", str(replanned)],
     )  # fmt: skip
     assert result.exit_code == 0, _output(result)
     assert "need NEW2, lon/lat: outside the borough" in _output(result)

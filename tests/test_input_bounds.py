@@ -435,7 +435,7 @@ def test_plan_of_30_rows_with_2_bad_lists_both(tmp_path: Path) -> None:
     lines[11] += '"Flat 3, ring'  # row 12: an unterminated quote
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     out = tmp_path / "out"
-    result = runner.invoke(app, ["plan", "--data", str(folder), "--time-limit", "1",
+    result = runner.invoke(app, ["plan", "--data", str(folder), "--iterations", "50",
                                  "--out", str(out)])  # fmt: skip
     assert result.exit_code == 0, result.output
     plan = Plan.model_validate_json((out / "plan.json").read_text(encoding="utf-8"))

@@ -47,7 +47,7 @@ def planned(tmp_path_factory: pytest.TempPathFactory) -> Path:
     write_records(folder / "partners.csv", day.partners, Partner)
     write_records(folder / "sites.csv", _east(day.sites), Site)
     result = runner.invoke(
-        app, ["plan", "--data", str(folder), "--time-limit", "0.5", "--out", str(root / "out")]
+        app, ["plan", "--data", str(folder), "--iterations", "50", "--out", str(root / "out")]
     )
     assert result.exit_code == 0, _output(result)
     return root
@@ -70,7 +70,7 @@ def copy(planned: Path, tmp_path: Path) -> Path:
 
 def _replan(root: Path, *extra: str) -> object:
     args = ["replan", "--plan", str(root / "out" / "plan.json")]
-    args += ["--events", str(root / "events.json"), "--time-limit", "0.5"]
+    args += ["--events", str(root / "events.json"), "--iterations", "50"]
     # A wide console: messages name long paths, which must not be wrapped.
     return runner.invoke(app, [*args, "--out", str(root / "new"), *extra], env={"COLUMNS": "500"})
 
@@ -197,7 +197,7 @@ def test_new_needs_added_once_stay_part_of_the_day(
     (copy / "new").rename(second)
     monkeypatch.chdir(second)
     args = ["replan", "--plan", str(second / "plan.json"), "--events", str(copy / "events.json")]
-    args += ["--time-limit", "0.5", "--out", str(copy / "third")]
+    args += ["--iterations", "50", "--out", str(copy / "third")]
     result = runner.invoke(app, args, env={"COLUMNS": "500"})
     assert result.exit_code == 0, _output(result)
     third = read_sealed(copy / "third" / "plan.json")

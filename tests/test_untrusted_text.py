@@ -211,7 +211,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Run:
         f.write(f"-0.30,51.41,NBAD,{day.date},RBAD,wellbeing_check,{BAD_PRIORITY},10:00,12:00\n")
     out = root / "out"
     before = _snapshot(root, out)
-    plan = _cli(["plan", "--data", str(data), "--out", str(out), "--time-limit", "1"], root)
+    plan = _cli(["plan", "--data", str(data), "--out", str(out), "--iterations", "50"], root)
     check = _cli(["data", "check", str(data)], root)
     return Run(root, data, out, canary, day, before, plan, check)
 

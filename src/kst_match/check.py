@@ -25,7 +25,8 @@ Rules checked (times are seconds after midnight unless said, travel seconds, dis
   ends at or before its end; a collection starts at or after the site opens and its handling
   ends at or before it closes; the day inside the shift (first departure, last arrival).
 - goods on board: a delivery starts at most ``plan.onboard_limit_min`` after its collection
-  starts (goods already on board when the route begins are exempt).
+  starts (goods already on board when the route begins, or when a re-plan was made at
+  ``now``, are exempt).
 - travel: each leg's recorded time and distance agree with the travel model (1 s / 1 m or
   0.5%); a route's travel, summed from the travel model, within the volunteer's limit.
 - load: the load recorded on leaving each stop equals the one recomputed, is never negative,
@@ -789,6 +790,8 @@ class _Referee:
                 collected[need.id] = i  # the goods are on board from their last collection
             elif stop.kind == StopKind.deliver and need.id in collected:
                 c = collected[need.id]
+                if starts[c][0] < self.now_s:
+                    continue  # on board when the re-plan was made: exempt, as documented
                 held = starts[i][0] - starts[c][1]
                 if held > self.onboard_limit_s + TIME_TOLERANCE_S:
                     msg = (

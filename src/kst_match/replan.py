@@ -397,7 +397,7 @@ def _solve(
         progress=progress,
         onboard_limit_s=onboard_limit_s,
     )
-    starved = stop.seconds is not None and time.monotonic() - clock >= stop.seconds
+    starved = bool(solution.stats.get("starved"))
     return finish(
         remaining,
         start.vehicles,

@@ -138,6 +138,13 @@ def solve_day(
         "routing_objective": routing.objective,
         "routing_time_s": round(routing.solve_time_s, 3),
         **{f"routing_{k}": v for k, v in routing.stats.items()},
+        # Starved: the time limit stopped the search before a single improvement iteration.
+        "starved": int(
+            stop.seconds is not None
+            and routing.stats.get("iterations", 0) == 0
+            and str(routing.stats.get("stopped_by", "")).startswith("time limit")
+            and bool(routed)
+        ),
     }
     if calls:
         say(f"fitting {len(calls)} calls into volunteers' free time")

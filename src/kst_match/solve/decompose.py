@@ -116,7 +116,9 @@ def solve(
         solution = _repair(
             day, vehicles, travel, solution, tri, stop, clock, progress, onboard_limit_s
         )
-    starved = stop.seconds is not None and time.monotonic() - clock >= stop.seconds
+    # Needs that fit nowhere are ``not_planned_in_time`` rather than crowded out when a search
+    # (the day's, an area's or a repair's) was stopped by the clock before any improvement.
+    starved = bool(solution.stats.get("starved"))
     say("partner capacity and a last insertion pass")
     return finish(day, vehicles, travel, solution, starved=starved, onboard_limit_s=onboard_limit_s)
 
@@ -322,6 +324,8 @@ def _repair_batch(
         tri=tri,
         onboard_limit_s=onboard_limit_s,
     )
+    if fixed.stats.get("starved"):
+        merged.stats["starved"] = 1
     merged.stats["repair_routing_time_s"] = round(
         float(merged.stats.get("repair_routing_time_s", 0)) + float(fixed.stats["routing_time_s"]),
         3,

@@ -17,7 +17,7 @@ from collections import Counter
 from collections.abc import Sequence
 
 from kst_match.geo.travel import TravelModel
-from kst_match.model import PRIORITY_ORDER, Day, Need, Reason
+from kst_match.model import PRIORITY_ORDER, Day, Need, Reason, StopKind
 from kst_match.solve.alone import alone, closest_reason, site_shut
 from kst_match.solve.day import DaySolution
 from kst_match.solve.insertion import best_insertion, insertion_cost, localised
@@ -53,10 +53,11 @@ def finish(
     solution.partner_of = partner_of
     left = capacity_left(day, partner_of, used)
 
+    known = {x.id for x in day.needs}
     unserved = [
         day.need(n)
         for n in solution.unserved.keys() | set(homeless)
-        if n not in solution.served_by and n in {x.id for x in day.needs}
+        if n not in solution.served_by and n in known
     ]
     unserved.sort(key=lambda n: (PRIORITY_ORDER[n.priority], n.id))
     inserted = 0
@@ -93,14 +94,21 @@ def _remove(
     needs: set[str],
     onboard_limit_s: float,
 ) -> None:
-    """Take ``needs`` out of their volunteers' days (what is left still holds: travel only
-    shrinks, and every bound is one the rest already kept)."""
+    """Take ``needs`` out of their volunteers' days. Travel only shrinks, but a call is made
+    from wherever the volunteer then is: with a stop gone, a later call may be made further
+    from the next stop or from home. Calls that no longer fit are taken out too, last first,
+    and go back to the unserved needs for the insertion pass."""
     for vid in {solution.served_by[n] for n in needs}:
         kept = [s for s in solution.routes[vid] if s.need not in needs]
         places = Places(travel, [(s.lon, s.lat) for s in kept])
         kept = localised(kept, places)
-        if not timetable(kept, by_id[vid], day, places, onboard_limit_s):
-            raise RuntimeError(f"route of {vid} does not hold once needs are taken out")
+        while not timetable(kept, by_id[vid], day, places, onboard_limit_s):
+            calls = [i for i, s in enumerate(kept) if s.kind is StopKind.call]
+            if not calls:
+                raise RuntimeError(f"route of {vid} does not hold once needs are taken out")
+            call = kept.pop(calls[-1])
+            del solution.served_by[call.need]  # type: ignore[arg-type]
+            solution.unserved[call.need] = Reason.crowded_out  # type: ignore[index]
         solution.routes[vid] = kept
     for n in needs:
         del solution.served_by[n]
@@ -166,8 +174,6 @@ def _insert(
 
 
 def _empty(v: Vehicle, places: Places) -> list[Timed]:
-    from kst_match.model import StopKind
-
     a, b = places[v.start], places[v.end]
     stops = [
         Timed(StopKind.start, a, v.start[0], v.start[1]),
