@@ -138,7 +138,7 @@ def _finish(
     console = Console()
     generated = datetime.now(UTC)
     violations = check_plan(day, plan, travel, absent=absent, now=now)  # type: ignore[arg-type]
-    console.print(kpi_table(plan.kpis))  # type: ignore[attr-defined]
+    console.print(kpi_table({**plan.kpis, "timings": plan.timings}))  # type: ignore[attr-defined]
     try:
         if violations:
             report = write_violations(

@@ -563,6 +563,10 @@ class Plan(BaseModel):
         default=120, ge=0, description="longest time goods may spend on board, minutes"
     )
     kpis: dict[str, object] = Field(default_factory=dict)
+    # Wall-clock figures of the run that made the plan. Kept out of plan.json, so that the same
+    # input and a deterministic stopping rule give the same file byte for byte; kpis.json and
+    # kpis.md show them.
+    timings: dict[str, float] = Field(default_factory=dict, exclude=True)
     events: list[Event] = Field(default_factory=list)
     inputs: Provenance | None = None
     rejected: list[Rejected] = Field(

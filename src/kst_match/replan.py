@@ -466,7 +466,10 @@ def _starts(
         )
         here = (last.lon, last.lat) if last else (volunteer.lon, volunteer.lat)
         home = (volunteer.lon, volunteer.lat)
-        start_s = max(volunteer.shift_start * 60, now_s, last.departure * 60 if last else 0)
+        # Whole seconds for the solver, never before the last stop made ends.
+        start_s = max(
+            volunteer.shift_start * 60, now_s, math.ceil(_departure_s(last)) if last else 0
+        )
         way_home_s = places.seconds(volunteer.transport, places[here], places[home])
         if start_s + way_home_s > volunteer.shift_end * 60:  # the shift is over: home now
             if last is not None:
@@ -575,11 +578,17 @@ def _retimed(stops: list[Stop], day: Day, transport: Transport, places: Places) 
     return out
 
 
+def _departure_s(stop: Stop) -> float:
+    """When a stop ends, exact seconds (whole minutes for plans that do not record them)."""
+    return stop.departure_s if stop.departure_s is not None else stop.departure * 60.0
+
+
 def _home(last: Stop, volunteer: Volunteer, places: Places) -> Stop:
     """The way home of a volunteer who dropped out after ``last``."""
     a, b = places[(last.lon, last.lat)], places[(volunteer.lon, volunteer.lat)]
     travel_s = places.seconds(volunteer.transport, a, b)
-    arrival = last.departure + math.ceil(travel_s / 60)
+    home_s = _departure_s(last) + travel_s
+    arrival = math.floor(home_s / 60)
     return Stop(
         kind=StopKind.end,
         lon=volunteer.lon,
@@ -587,6 +596,9 @@ def _home(last: Stop, volunteer: Volunteer, places: Places) -> Stop:
         arrival=arrival,
         start=arrival,
         departure=arrival,
+        arrival_s=home_s,
+        start_s=home_s,
+        departure_s=home_s,
         load=0,
         travel_s=round(travel_s, 1),
         distance_m=round(places.metres(volunteer.transport, a, b), 1),

@@ -118,7 +118,7 @@ def headline(plan: Plan) -> list[tuple[str, str]]:
         ("continuity kept", str(kept)),
         ("travel model", plan.travel_model),
     ]
-    solve_time = plan.kpis.get("solve_time_s")
+    solve_time = plan.timings.get("solve_time_s", plan.kpis.get("solve_time_s"))
     if isinstance(solve_time, int | float) and not isinstance(solve_time, bool):
         rows.append(("solve time", f"{solve_time:.2f} s"))
     return rows
@@ -131,7 +131,8 @@ def render_markdown(plan: Plan, generated: dt.datetime | None = None) -> str:
     lines += ["| | |", "| --- | --- |"]
     lines += [f"| {_md(k)} | {_md(v)} |" for k, v in headline(plan)]
     lines.append(f"| made | {stamp(generated)} |")
-    for table in kpi_tables(plan.kpis):
+    figures = {**plan.kpis, **({"timings": plan.timings} if plan.timings else {})}
+    for table in kpi_tables(figures):
         lines += ["", f"## {_md(table.title)}", ""]
         lines.append("| " + " | ".join(_md(c) for c in table.columns) + " |")
         lines.append("|" + " --- |" * len(table.columns))
@@ -213,7 +214,8 @@ def write_kpis(
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     json_path = out_dir / "kpis.json"
-    json_path.write_text(json.dumps(plan.kpis, indent=2, default=_jsonable) + "\n", "utf-8")
+    figures = {**plan.kpis, **({"timings": plan.timings} if plan.timings else {})}
+    json_path.write_text(json.dumps(figures, indent=2, default=_jsonable) + "\n", "utf-8")
     md_path = out_dir / "kpis.md"
     md_path.write_text(render_markdown(plan, generated), encoding="utf-8")
     return json_path, md_path
