@@ -86,7 +86,7 @@ def run(data: Path, rule: StoppingCriterion) -> dict[str, object]:
     return {
         "total_s": round(total, 2),
         "solve_s": round(solve_s, 2),
-        "first_solution_s": solver.get("routing_first_solution_s"),  # type: ignore[union-attr]
+        "first_solution_s": plan.timings.get("routing_first_solution_s"),
         "iterations": solver.get("routing_iterations"),  # type: ignore[union-attr]
         "served": kpis["served"],
         "unserved_by_reason": kpis["unserved_by_reason"],

@@ -66,7 +66,7 @@ def run(needs: int, volunteers: int, seconds_per_400: float) -> dict[str, object
             2,
         ),
         "not_planned_in_time": reasons.get("not_planned_in_time", 0),  # type: ignore[union-attr]
-        "first_solution_s": plan.kpis["solver"].get("routing_first_solution_s"),  # type: ignore[union-attr]
+        "first_solution_s": plan.timings.get("routing_first_solution_s"),
         "violations": len(check_plan(day, plan, travel)),
         "load": round(os.getloadavg()[0], 2),
     }
