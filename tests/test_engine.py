@@ -367,3 +367,32 @@ def test_the_command_gives_byte_identical_plan_files_in_deterministic_mode(tmp_p
         assert result.exit_code == 0, result.output
         files.append((out / "plan.json").read_bytes())
     assert files[0] == files[1]
+
+
+def test_a_collection_waits_so_that_goods_are_not_carried_too_long() -> None:
+    # Cheapest is: the food bank (at home), the visit 500 m on, the parcel 500 m further. The
+    # parcel is due from 11:00 and the visit by 10:30, so collecting at 08:00 would carry it
+    # for three hours: the collection waits until 09:00 at the earliest, the visit follows.
+    day, plan = plan_of(
+        [
+            need("v", 0, 5, kind="welfare_visit", window_start="08:00", window_end="10:30"),
+            need(
+                "d",
+                0,
+                10,
+                kind="food_parcel",
+                site="fb",
+                load=1,
+                duration=5,
+                window_start="11:00",
+                window_end="12:00",
+            ),
+        ],
+        [volunteer("a", 0, 0, shift_start="08:00", **DBS)],
+    )
+    assert set(served_by(plan)) == {"v", "d"}
+    (route,) = plan.routes
+    assert [s.need for s in route.stops[1:-1]] == ["d", "v", "d"]
+    collect, deliver = route.stops[1], route.stops[3]
+    assert deliver.start_s == 11 * 3600
+    assert deliver.start_s - collect.start_s <= 2 * 3600
