@@ -85,3 +85,44 @@ def test_repair_moves_a_scarce_volunteers_work_to_make_room() -> None:
     assert repaired.served_by["check"] == "scarce"
     assert set(repaired.served_by) == {"p1", "p2", "check"}
     assert repaired.unserved == {}
+
+
+def test_areas_side_by_side_on_a_street_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Areas are solved in two worker processes with the street network's travel computed in
+    this one (the worker receives matrices, not the network): the plan holds on the network's
+    own travel times."""
+    from pathlib import Path
+
+    from kst_match.geo.areas import Areas
+    from kst_match.geo.network import StreetNetwork
+
+    network = StreetNetwork.load(Path(__file__).parent / "data" / "mini.osm", workers=1)
+    monkeypatch.setattr(decompose, "DECOMPOSE_FROM", 6)
+    monkeypatch.setattr(decompose, "AREA_NEEDS", 4)
+    # The grid spans about 600 m x 300 m from (-0.3050, 51.3927) east and south.
+    points = [(-0.3048 + 0.0005 * (i % 6), 51.3925 - 0.0004 * (i // 6)) for i in range(12)]
+    wards = Areas.default().locate_many([p[0] for p in points], [p[1] for p in points])
+    needs = [
+        need(f"n{i}", 0, 0, kind="welfare_visit", duration=5).model_copy(
+            update={"lon": lon, "lat": lat, "ward": w.ward_code if w else None}
+        )
+        for i, ((lon, lat), w) in enumerate(zip(points, wards, strict=True))
+    ]
+    vols = [
+        volunteer(f"v{i}", 0, 0, skills="dbs_checked").model_copy(
+            update={"lon": -0.3049 + 0.0009 * i, "lat": 51.3920}
+        )
+        for i in range(3)
+    ]
+    day = Day(
+        date=DATE,
+        needs=tuple(needs),
+        volunteers=tuple(vols),
+        partners=(HUB,),
+        sites=(FOODBANK.model_copy(update={"lon": -0.3030, "lat": 51.3920}),),
+    )
+    plan = make_plan(day, network, MaxIterations(50), workers=2)
+    assert plan.kpis["solver"]["areas"] >= 2
+    assert plan.travel_model == network.name
+    assert check_plan(day, plan, network) == []
+    assert len(plan.assignments) == 12

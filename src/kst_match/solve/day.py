@@ -113,6 +113,10 @@ def solve_day(
         by_resident[job.need.resident].append(job.need.id)
     together = [ids for ids in by_resident.values() if len(ids) > 1]
 
+    if not vehicles:  # nobody to route (OR-Tools needs at least one vehicle)
+        for job in (*routed, *calls):
+            unserved[job.need.id] = Reason.volunteer_unavailable
+        return DaySolution({}, {}, unserved, tri, {"starved": 0})
     say(f"routing {len(routed)} deliveries and visits over {len(vehicles)} volunteers")
     routing = solve_routes_best(
         day,

@@ -194,7 +194,12 @@ def _solve_area(
 ) -> DaySolution:
     """One area on its own clock (in a worker process: one worker, no threads inside)."""
     day, vehicles, places, stop, tri, onboard_limit_s = task
-    return solve_day(day, vehicles, places, stop, tri=tri, onboard_limit_s=onboard_limit_s)
+    part = solve_day(day, vehicles, places, stop, tri=tri, onboard_limit_s=onboard_limit_s)
+    # No able volunteer in this area is not none anywhere: the repair looks across borders.
+    for need_id, reason in part.unserved.items():
+        if reason is Reason.volunteer_unavailable:
+            part.unserved[need_id] = Reason.crowded_out
+    return part
 
 
 def _merge(parts: Sequence[DaySolution], tri: Triage) -> DaySolution:

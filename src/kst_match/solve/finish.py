@@ -201,7 +201,7 @@ def _reasons(
     reasons: dict[str, Reason] = {}
     for need in open_needs:
         earlier = solution.unserved.get(need.id)
-        if earlier is Reason.volunteer_unavailable or earlier in RULE_REASONS:
+        if earlier in RULE_REASONS:
             reasons[need.id] = earlier
             continue
         rule = _rule_reason(day, need, solution, onboard_limit_s)

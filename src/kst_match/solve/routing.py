@@ -203,13 +203,13 @@ class _Model:
         routing, vehicles = self.routing, self.vehicles
         n = len(self.node_place)
         service = np.zeros(n, dtype=np.int64)
-        collect = np.array([k is StopKind.collect for k in self.node_kind])
+        collect = np.array([k is StopKind.collect for k in self.node_kind], dtype=bool)
         for node, (kind, need) in enumerate(zip(self.node_kind, self.node_need, strict=True)):
             if kind is StopKind.collect:
                 service[node] = COLLECT_S
             elif need is not None:
                 service[node] = need.duration * 60
-        place = np.array(self.node_place)
+        place = np.array(self.node_place, dtype=np.int64)
         # One visit to a site, one handling: from a collection to another at the same site
         # there is neither travel nor handling (the last collection of the visit carries it).
         same_visit = collect[:, None] & collect[None, :] & (place[:, None] == place[None, :])
