@@ -20,7 +20,12 @@ from kst_match.geo.travel import TravelModel
 from kst_match.model import PRIORITY_ORDER, Day, Need, Reason, StopKind
 from kst_match.solve.alone import alone, closest_reason, site_shut
 from kst_match.solve.day import DaySolution
-from kst_match.solve.insertion import best_insertion, insertion_cost, localised
+from kst_match.solve.insertion import (
+    best_insertion,
+    insertion_cost,
+    insertion_options,
+    localised,
+)
 from kst_match.solve.partners import Key, assign_partners, capacity_left, has_room
 from kst_match.solve.places import Places
 from kst_match.solve.schedule import ONBOARD_LIMIT_S, timetable
@@ -140,21 +145,32 @@ def _insert(
             eligible.append((v, partner))
     if not eligible:
         return False
-    points = [(need.lon, need.lat)]
-    if need.site:
-        site = day.site(need.site)
-        points.append((site.lon, site.lat))
+    site = day.site(need.site) if need.site else None
+    points = [(need.lon, need.lat)] + ([(site.lon, site.lat)] if site else [])
+    # First who could serve it alone (a small matrix), then their days (a larger one).
+    near = Places(travel, points + [p for v, _ in eligible for p in (v.start, v.end)])
+    eligible = [(v, p) for v, p in eligible if alone(need, v, near, site, onboard_limit_s) is None]
+    if not eligible:
+        return False
     for v, _ in eligible:
         points += [v.start, v.end]
         points += [(s.lon, s.lat) for s in solution.routes.get(v.id, ())]
     places = Places(travel, points)
-    site = day.site(need.site) if need.site else None
-    best: tuple[float, str, str, list[Timed]] | None = None
+    # Volunteers by the cheapest their day could possibly take it; the search stops once that
+    # bound is no better than an insertion found (the best is still the cheapest of all).
+    candidates = []
     for v, partner in eligible:
-        if alone(need, v, places, site, onboard_limit_s) is not None:
-            continue
-        current = solution.routes.get(v.id) or _empty(v, places)
-        found = best_insertion(need, v, localised(current, places), day, places, onboard_limit_s)
+        stops = localised(solution.routes.get(v.id) or _empty(v, places), places)
+        options = insertion_options(need, v, stops, day, places)
+        if options:
+            bound = insertion_cost(need, v, options[0][0])
+            candidates.append((bound, v.id, v, partner, stops, options))
+    candidates.sort(key=lambda c: (c[0], c[1]))
+    best: tuple[float, str, str, list[Timed]] | None = None
+    for bound, _, v, partner, stops, options in candidates:
+        if best is not None and (bound, v.id) >= (best[0], best[1]):
+            break
+        found = best_insertion(need, v, stops, day, places, onboard_limit_s, options)
         if found is None:
             continue
         cost = insertion_cost(need, v, found[0])

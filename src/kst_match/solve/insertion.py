@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from kst_match.model import Day, Need, StopKind
 from kst_match.solve import weights
 from kst_match.solve.places import Places
-from kst_match.solve.schedule import timetable
+from kst_match.solve.schedule import TASKS, timetable
 from kst_match.solve.timed import Timed
 from kst_match.solve.vehicles import Vehicle
 
@@ -47,20 +47,22 @@ def _neighbours(stops: Sequence[Timed]) -> tuple[list[int], list[int]]:
     return prev, nxt
 
 
-def best_insertion(
-    need: Need,
-    vehicle: Vehicle,
-    stops: Sequence[Timed],
-    day: Day,
-    places: Places,
-    onboard_limit_s: float,
-) -> tuple[float, list[Timed]] | None:
-    """The cheapest feasible way to add ``need`` to ``stops`` (a timed route of ``vehicle``
-    whose places index ``places``): (added travel in seconds, the new timed route), or None."""
+Option = tuple[float, int, int]  # (added travel in seconds, collect before, serve before)
+
+
+def insertion_options(
+    need: Need, vehicle: Vehicle, stops: Sequence[Timed], day: Day, places: Places
+) -> list[Option]:
+    """Every way to add ``need`` to ``stops`` (a timed route of ``vehicle`` whose places
+    index ``places``) that keeps within the task and travel limits, cheapest first; not yet
+    checked against times, load or the on-board limit."""
     if len(stops) < 2:
-        return None
+        return []
+    tasks = sum(1 for s in stops if s.kind in TASKS)
+    if tasks >= vehicle.tasks_left:
+        return []
+    room = vehicle.travel_left_s - sum(s.travel_s for s in stops) + 1e-6
     t = places.matrix(vehicle.transport).seconds
-    points = places.points
     here = places[(need.lon, need.lat)]
     prev, nxt = _neighbours(stops)
     n = len(stops)
@@ -82,6 +84,26 @@ def best_insertion(
             added = t[prev[k], here] + t[here, nxt[k]] - t[prev[k], nxt[k]]
             options.append((float(added), -1, k))
     options.sort()
+    return [o for o in options if o[0] <= room]
+
+
+def best_insertion(
+    need: Need,
+    vehicle: Vehicle,
+    stops: Sequence[Timed],
+    day: Day,
+    places: Places,
+    onboard_limit_s: float,
+    options: Sequence[Option] | None = None,
+) -> tuple[float, list[Timed]] | None:
+    """The cheapest feasible way to add ``need`` to ``stops``: (added travel in seconds, the
+    new timed route), or None. ``options`` as from ``insertion_options`` (made here if not
+    given) are tried cheapest first; trials share the route's stops (a timetable that only
+    checks changes nothing), and only the one kept is copied and timed."""
+    if options is None:
+        options = insertion_options(need, vehicle, stops, day, places)
+    points = places.points
+    here = places[(need.lon, need.lat)]
     kind = (
         StopKind.call
         if need.kind.is_call
@@ -108,9 +130,11 @@ def best_insertion(
                         need=need.id,
                     )
                 )
-            trial.append(stop.copy())
-        if timetable(trial, vehicle, day, places, onboard_limit_s):
-            return added, trial
+            trial.append(stop)
+        if timetable(trial, vehicle, day, places, onboard_limit_s, write=False):
+            kept = [s if s.need == need.id else s.copy() for s in trial]
+            timetable(kept, vehicle, day, places, onboard_limit_s)
+            return added, kept
     return None
 
 

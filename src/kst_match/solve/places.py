@@ -62,7 +62,12 @@ class Places:
 
     @property
     def points(self) -> np.ndarray:
-        return np.array(list(self._index), dtype=float).reshape(-1, 2)
+        """The places' lon/lat as an (n, 2) array (made once the places are all known)."""
+        cached = getattr(self, "_points", None)
+        if cached is None or len(cached) != len(self._index):
+            cached = np.array(list(self._index), dtype=float).reshape(-1, 2)
+            self._points = cached
+        return cached
 
     def detached(self, modes: Iterable[Transport]) -> Places:
         """These places with the matrices of ``modes`` computed now and the travel model let
