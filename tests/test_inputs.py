@@ -316,6 +316,7 @@ def test_write_then_read_is_exact_for_every_model(tmp_path: Path) -> None:
         skills=frozenset({Skill.dbs_checked, Skill.driver}), language="tamil",
         language_required=True, previous_volunteer="v7", site="s1", postcode="KT1 1EU",
         access_notes="ring twice, side door; dog", lon=-0.306412, lat=51.408531,
+        name="Ada Quillfeather", address="12 Brindlemere Road, flat 2", phone="07700 900123",
     )  # fmt: skip
     bare = Need(
         id="n2", date=dt.date(2024, 5, 1), resident="r2", kind=ServiceKind.befriending_call,
@@ -325,7 +326,7 @@ def test_write_then_read_is_exact_for_every_model(tmp_path: Path) -> None:
         id="v1", name="Ada, Lovelace", partner="p1", shared_with=frozenset({"p2", "p3"}),
         skills=frozenset(Skill), languages=frozenset({"korean", "urdu"}),
         transport=Transport.cycle, capacity=4, shift_start=8 * 60 + 15, shift_end=17 * 60,
-        max_tasks=5, max_travel=90, lon=-0.30, lat=51.39,
+        max_tasks=5, max_travel=90, lon=-0.30, lat=51.39, phone="+44 (0)7700 900-456",
     )  # fmt: skip
     partner = Partner(
         id="p1", name="Kingston Foodbank", services=frozenset(ServiceKind),
@@ -334,7 +335,7 @@ def test_write_then_read_is_exact_for_every_model(tmp_path: Path) -> None:
     open_all_day = Partner(id="p2", name="Council hub", services={ServiceKind.shopping})
     site = Site(
         id="s1", name="Foodbank", kind="food_bank", postcode="KT1 2AB", opens=9 * 60,
-        closes=17 * 60 + 30, address_assumed=True, lon=-0.3, lat=51.41,
+        closes=17 * 60 + 30, address_assumed=True, lon=-0.3058, lat=51.40565,
     )  # fmt: skip
     for model, records in (
         (Need, [need, bare]),
