@@ -471,6 +471,15 @@ def test_a_date_month_first_is_refused_with_the_way_to_write_it(tmp_path: Path) 
     assert "DD/MM/YYYY, such as 25/11/2026" in issue.reason
 
 
+def test_a_month_first_file_that_reads_day_first_gets_one_hint(tmp_path: Path) -> None:
+    needs = NEEDS.replace("2024-05-01", "05/01/2024")  # meant as 1 May, read as 5 January
+    report = check_day(make_day(tmp_path, needs=needs), dt.date(2024, 5, 1))
+    issue = only_issue(report.issues)
+    assert_issue(issue, "needs.csv", 0, "date", "no needs on 2024-05-01 (the file has needs on"
+                 " 2024-01-05); dates written with / are read day first (DD/MM/YYYY)")  # fmt: skip
+    assert report.day.needs == ()
+
+
 def test_400_identical_date_errors_print_as_one_line(tmp_path: Path) -> None:
     bad = NEEDS.splitlines()[3].replace("2024-05-01", "11/25/2026")
     rows = [bad.replace("n3,", f"x{i},", 1) for i in range(400)]

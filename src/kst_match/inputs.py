@@ -169,6 +169,7 @@ class _Table(Generic[M]):
     issues: list[Issue] = field(default_factory=list)
     rows: int = 0  # data rows read (blank rows not counted)
     left_out: int = 0  # rows of other dates, not part of the day
+    slash_dates: bool = False  # some dates written DD/MM/YYYY
     rejected_ids: dict[str, int] = field(default_factory=dict)  # id -> row, rows dropped
     shared: dict[object, Any] = field(default_factory=dict, repr=False)  # see ``keep``
     reading: bool = False  # while the file is parsed, past ``MAX_ISSUES`` it is refused
@@ -750,6 +751,8 @@ def _add_record(
             )
             return
         seen[record_id] = row
+    if isinstance(date := data.get("date"), str) and "/" in date:
+        table.slash_dates = True
     given = "postcode" in model.model_fields and _given(data.get("postcode"))
     unplaced = given and not any(_given(data.get(c)) for c in LOCATION)
     placed, centroid = _place_by_postcode(data, row, table, record_id) if given else (True, None)
@@ -1027,8 +1030,17 @@ def _choose_date(needs: _Table[Need], date: dt.date | None) -> dt.date:
     if date is not None:
         if needs.records and date not in dates:
             found = ", ".join(str(d) for d in sorted(dates))
+            hint = ""
+            if needs.slash_dates and any(_swapped(d) == date for d in dates):
+                hint = (
+                    "; dates written with / are read day first (DD/MM/YYYY): if the file"
+                    " writes the month first, write its dates as YYYY-MM-DD"
+                )
             needs.issue(
-                0, "date", f"no needs on {date} (the file has needs on {found})", rejects=False
+                0,
+                "date",
+                f"no needs on {date} (the file has needs on {found}){hint}",
+                rejects=False,
             )
         needs.left_out = sum(n for d, n in dates.items() if d != date)
         needs.records = [(row, need) for row, need in needs.records if need.date == date]
@@ -1049,6 +1061,14 @@ def _choose_date(needs: _Table[Need], date: dt.date | None) -> dt.date:
         needs.left_out = sum(n for d, n in dates.items() if d != chosen)
         needs.records = [(row, need) for row, need in needs.records if need.date == chosen]
     return chosen
+
+
+def _swapped(date: dt.date) -> dt.date | None:
+    """``date`` with its day and month exchanged, if that is a date."""
+    try:
+        return date.replace(month=date.day, day=date.month)
+    except ValueError:
+        return None
 
 
 def _check_unique_ids(tables: Sequence[_Table[Any]]) -> None:
