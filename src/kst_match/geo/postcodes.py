@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import math
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 from pathlib import Path
 
 from kst_match import paths
@@ -62,7 +62,7 @@ class Postcodes:
             return None
         return self.centroids.get(code) if isinstance(code, str) else None
 
-    @property
+    @cached_property
     def districts(self) -> frozenset[str]:
         """The outward codes the borough's postcodes are in (``KT1``, ``SW20``, ...)."""
         return frozenset(district(code) for code in self.centroids)
@@ -77,9 +77,9 @@ class Postcodes:
                 f" {outward} (they are in {known}), or it does not exist"
             )
         return (
-            f"{postcode!r} is not a postcode of {BOROUGH}: {outward} is partly in the borough,"
-            f" but this postcode is not among its {len(self.centroids):,} postcodes; it does"
-            " not exist, is just outside the borough, or is mistyped"
+            f"{postcode!r} is not a postcode of {BOROUGH}: the borough has postcodes in"
+            f" {outward}, but not this one (of {len(self.centroids):,} in all); it does not"
+            " exist, is just outside the borough, or is mistyped"
         )
 
 
