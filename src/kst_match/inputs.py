@@ -692,7 +692,7 @@ def _parse_geojson(raw: bytes, model: type[M], table: _Table[M]) -> None:
                     table.issue(
                         number,
                         key[:MAX_TEXT],
-                        f"unknown property (expected: {', '.join(columns)})",
+                        f"unknown property, ignored (the properties are: {', '.join(columns)})",
                         rejects=False,
                     )
                 continue
