@@ -14,6 +14,7 @@ from shapely.geometry import box
 from typer.testing import CliRunner
 
 from kst_match.cli import app
+from kst_match.dataset import generate
 from kst_match.dataset.derive import (
     assign_output_areas,
     derive_wards_2022,
@@ -23,6 +24,8 @@ from kst_match.dataset.generate import (
     DEFAULT_DATE,
     KIND_SHARES,
     SHIFTS,
+    STREETS,
+    SURNAMES,
     TRANSPORT_CAPACITY,
     exact_counts,
     generate_day,
@@ -352,3 +355,32 @@ def test_cli_generate(tmp_path: Path) -> None:
         rows = list(csv.DictReader(f))
     assert len(rows) == 40 and {r["date"] for r in rows} == {"2026-12-01"}
     assert (out / "volunteers.csv").read_text().count("\n") == 16
+
+
+def test_contact_details_are_fictitious_on_their_face(day: Day) -> None:
+    drama = {f"07700 {n}" for n in range(900000, 901000)}  # Ofcom's numbers for drama
+    residents = {n.resident: n for n in day.needs}
+    people = [*residents.values(), *day.volunteers]
+    assert all(p.phone in drama for p in people)
+    assert len({p.phone for p in people}) == len(people)  # 150 + under 800 residents
+    assert all(p.name.split()[-1] in SURNAMES for p in people)
+    for need in day.needs:
+        number, *street, road = need.address.split()
+        assert 1 <= int(number) <= 150 and " ".join(street) in STREETS and road == "Road"
+        assert residents[need.resident].phone == need.phone  # one resident, one number
+    postcodes = set(load_postcodes()["postcode"])
+    assert all(v.postcode in postcodes for v in day.volunteers)
+
+
+def test_contact_details_change_nothing_else(monkeypatch: pytest.MonkeyPatch) -> None:
+    with_contacts = generate_day(needs=60, volunteers=20, seed=5)
+    monkeypatch.setattr(generate, "_volunteer_contacts", lambda rng, volunteers: list(volunteers))
+    monkeypatch.setattr(generate, "_resident_contacts", lambda rng, needs: list(needs))
+    without = generate_day(needs=60, volunteers=20, seed=5)
+    assert all(n.phone == "" for n in without.needs)
+    blank_need = {"name": "", "address": "", "phone": ""}
+    assert [n.model_copy(update=blank_need) for n in with_contacts.needs] == list(without.needs)
+    blank_volunteer = {"name": "", "phone": ""}
+    assert [v.model_copy(update=blank_volunteer) for v in with_contacts.volunteers] == list(
+        without.volunteers
+    )

@@ -3,7 +3,9 @@ reason; good rows kept. Rows count as in a spreadsheet: the header is row 1."""
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
 import json
 from pathlib import Path
 
@@ -13,7 +15,18 @@ from typer.testing import CliRunner
 from kst_match.cli import app
 from kst_match.geo.areas import Areas
 from kst_match.inputs import FILE, Issue, check_day, read_day, read_records, write_records
-from kst_match.model import Need, Partner, Priority, ServiceKind, Site, Skill, Transport, Volunteer
+from kst_match.model import (
+    Need,
+    Partner,
+    Plan,
+    Priority,
+    ServiceKind,
+    Site,
+    Skill,
+    Transport,
+    Volunteer,
+)
+from kst_match.rejections import rejected_rows
 
 # Real Kingston places (lon, lat) and their 2022 wards.
 KINGSTON = "-0.3064,51.4085"  # Kingston town centre: Kingston Town ward
@@ -316,6 +329,7 @@ def test_write_then_read_is_exact_for_every_model(tmp_path: Path) -> None:
         skills=frozenset({Skill.dbs_checked, Skill.driver}), language="tamil",
         language_required=True, previous_volunteer="v7", site="s1", postcode="KT1 1EU",
         access_notes="ring twice, side door; dog", lon=-0.306412, lat=51.408531,
+        name="Ada Quillfeather", address="12 Brindlemere Road, flat 2", phone="07700 900123",
     )  # fmt: skip
     bare = Need(
         id="n2", date=dt.date(2024, 5, 1), resident="r2", kind=ServiceKind.befriending_call,
@@ -325,7 +339,7 @@ def test_write_then_read_is_exact_for_every_model(tmp_path: Path) -> None:
         id="v1", name="Ada, Lovelace", partner="p1", shared_with=frozenset({"p2", "p3"}),
         skills=frozenset(Skill), languages=frozenset({"korean", "urdu"}),
         transport=Transport.cycle, capacity=4, shift_start=8 * 60 + 15, shift_end=17 * 60,
-        max_tasks=5, max_travel=90, lon=-0.30, lat=51.39,
+        max_tasks=5, max_travel=90, lon=-0.30, lat=51.39, phone="+44 (0)7700 900-456",
     )  # fmt: skip
     partner = Partner(
         id="p1", name="Kingston Foodbank", services=frozenset(ServiceKind),
@@ -334,7 +348,7 @@ def test_write_then_read_is_exact_for_every_model(tmp_path: Path) -> None:
     open_all_day = Partner(id="p2", name="Council hub", services={ServiceKind.shopping})
     site = Site(
         id="s1", name="Foodbank", kind="food_bank", postcode="KT1 2AB", opens=9 * 60,
-        closes=17 * 60 + 30, address_assumed=True, lon=-0.3, lat=51.41,
+        closes=17 * 60 + 30, address_assumed=True, lon=-0.3058, lat=51.40565,
     )  # fmt: skip
     for model, records in (
         (Need, [need, bare]),
@@ -436,3 +450,207 @@ def test_data_check_exits_0_on_a_clean_folder(tmp_path: Path, runner: CliRunner)
     summary = [line for line in result.output.splitlines() if "needs.csv" in line]
     cells = [cell.strip() for cell in summary[0].split("│") if cell.strip()]
     assert cells == ["needs.csv", "3", "3", "0"]  # rows read, kept, rejected
+
+
+# ---------------------------------------------------------------------------------------------
+# Files as spreadsheets write them
+# ---------------------------------------------------------------------------------------------
+def test_uk_dates_are_read_day_first(tmp_path: Path) -> None:
+    needs = NEEDS.replace("2024-05-01", "01/05/2024", 2)  # n1, n2 UK; n3 ISO
+    day, issues = read_day(make_day(tmp_path, needs=needs))
+    assert issues == []
+    assert day.date == dt.date(2024, 5, 1)  # 1 May, not 5 January
+    assert len(day.needs) == 3
+
+
+def test_a_date_month_first_is_refused_with_the_way_to_write_it(tmp_path: Path) -> None:
+    needs = NEEDS.replace("2024-05-01", "05/13/2024", 1)
+    _, issues = read_day(make_day(tmp_path, needs=needs))
+    issue = only_issue(issues)
+    assert_issue(issue, "needs.csv", 2, "date", "'05/13/2024' reads month first")
+    assert "DD/MM/YYYY, such as 25/11/2026" in issue.reason
+
+
+def test_a_month_first_file_that_reads_day_first_gets_one_hint(tmp_path: Path) -> None:
+    needs = NEEDS.replace("2024-05-01", "05/01/2024")  # meant as 1 May, read as 5 January
+    report = check_day(make_day(tmp_path, needs=needs), dt.date(2024, 5, 1))
+    issue = only_issue(report.issues)
+    assert_issue(issue, "needs.csv", 0, "date", "no needs on 2024-05-01 (the file has needs on"
+                 " 2024-01-05); dates written with / are read day first (DD/MM/YYYY)")  # fmt: skip
+    assert report.day.needs == ()
+
+
+def test_400_identical_date_errors_print_as_one_line(tmp_path: Path) -> None:
+    bad = NEEDS.splitlines()[3].replace("2024-05-01", "11/25/2026")
+    rows = [bad.replace("n3,", f"x{i},", 1) for i in range(400)]
+    needs = "\n".join([*NEEDS.splitlines(), *rows]) + "\n"  # rows 5 to 404 bad
+    out = tmp_path / "out"
+    result = CliRunner().invoke(
+        app,
+        ["plan", "--data", str(make_day(tmp_path / "day", needs=needs)), "--iterations", "30",
+         "--out", str(out)],
+        env={"COLUMNS": "300"},
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    lines = [line for line in result.output.splitlines() if "11/25/2026" in line]
+    assert lines == [
+        "skipped needs.csv rows 5 to 404, date: '11/25/2026' reads month first; dates are read"
+        " day first (DD/MM/YYYY, such as 25/11/2026) or as YYYY-MM-DD"
+    ]
+    assert len(Plan.model_validate_json((out / "plan.json").read_text()).rejected) == 400
+
+
+def test_data_check_groups_identical_issues_in_one_table_row(tmp_path: Path) -> None:
+    rows = [f"x{i},2024-05-01,r1,befriending_call,normal,13:00,15:00,0,,{NEW_MALDEN}" for i in
+            range(6)]  # fmt: skip
+    rows[3] = rows[3].replace("normal", "soon")  # row 5 differs
+    needs = "\n".join([NEEDS.splitlines()[0], *[r.replace("normal", "later") for r in rows]])
+    result = CliRunner().invoke(
+        app, ["data", "check", str(make_day(tmp_path, needs=needs + "\n"))], terminal_width=200
+    )
+    assert result.exit_code == 1
+    assert "6 issue(s) on 2 line(s)" in result.output
+    later = [line for line in result.output.splitlines() if "'later'" in line]
+    assert len(later) == 1 and " 2 to 4 and 6 to 7 " in later[0], later
+
+
+def test_a_semicolon_file_is_read_with_one_warning(tmp_path: Path) -> None:
+    volunteers = io.StringIO()
+    csv.writer(volunteers, delimiter=";").writerows(csv.reader(io.StringIO(VOLUNTEERS)))
+    needs = NEEDS.replace(",", ";")
+    report = check_day(make_day(tmp_path, needs=needs, volunteers=volunteers.getvalue()))
+    assert [(i.file, i.row, i.field, i.rejects) for i in report.issues] == [
+        ("needs.csv", 1, FILE, False), ("volunteers.csv", 1, FILE, False),
+    ]  # fmt: skip
+    assert "separated by semicolons, not commas" in report.issues[0].reason
+    assert [n.id for n in report.day.needs] == ["n1", "n2", "n3"]
+    # A list in a quoted cell keeps its own semicolons.
+    assert report.day.volunteer("v1").skills == {Skill.dbs_checked, Skill.driver}
+    assert rejected_rows(report.issues) == []
+
+
+def test_a_tab_file_is_read_with_one_warning(tmp_path: Path) -> None:
+    day, issues = read_day(make_day(tmp_path, needs=NEEDS.replace(",", "\t")))
+    assert_issue(only_issue(issues), "needs.csv", 1, FILE, "separated by tabs, not commas")
+    assert day.need("n2").window_start == 10 * 60
+
+
+def test_a_comma_file_with_semicolon_lists_is_not_taken_for_semicolons(tmp_path: Path) -> None:
+    volunteers = VOLUNTEERS.replace(
+        "dbs_checked;driver,tamil", "dbs_checked;driver;advice_trained,tamil"
+    )
+    day, issues = read_day(make_day(tmp_path, volunteers=volunteers))
+    assert issues == []
+    assert day.volunteer("v1").skills == {Skill.dbs_checked, Skill.driver, Skill.advice_trained}
+
+
+def test_times_with_seconds(tmp_path: Path) -> None:
+    needs = NEEDS.replace("09:00,12:00", "09:00:00,12:00:00", 1)
+    needs = needs.replace("10:00,14:00", "10:00:30,14:00", 1)
+    day, issues = read_day(make_day(tmp_path, needs=needs))
+    assert (day.need("n1").window_start, day.need("n1").window_end) == (9 * 60, 12 * 60)
+    assert_issue(only_issue(issues), "needs.csv", 3, "window_start", "'10:00:30' has seconds")
+
+
+def test_an_unknown_column_is_one_warning_and_rejects_no_row(tmp_path: Path) -> None:
+    needs = NEEDS.replace("lon,lat\n", "lon,lat,mobile\n", 1)
+    needs = needs.replace(f"{KINGSTON}\n", f"{KINGSTON},07700 900001\n")
+    out = tmp_path / "out"
+    result = CliRunner().invoke(
+        app,
+        ["plan", "--data", str(make_day(tmp_path / "day", needs=needs)), "--iterations", "30",
+         "--out", str(out)],
+        env={"COLUMNS": "300"},
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    mentions = [line for line in result.output.splitlines() if "mobile" in line]
+    assert len(mentions) == 1, mentions
+    assert mentions[0].startswith("warning needs.csv row 1, mobile: unknown column, its cells")
+    assert "skipped" not in result.output
+    plan = Plan.model_validate_json((out / "plan.json").read_text(encoding="utf-8"))
+    assert plan.rejected == [] and plan.kpis["needs_rejected"] == 0
+
+
+# ---------------------------------------------------------------------------------------------
+# Contacts
+# ---------------------------------------------------------------------------------------------
+def test_contacts_are_read(tmp_path: Path) -> None:
+    needs = NEEDS.replace("lon,lat\n", "lon,lat,name,address,phone\n", 1)
+    needs = needs.replace(f"{KINGSTON}\n", f'{KINGSTON},Ada Quillfeather,"4 Larkmoor Road, flat 2",'
+                          "+44 (0)7700 900-001\n")  # fmt: skip
+    volunteers = VOLUNTEERS.replace(",lon,lat\n", ",lon,lat,phone\n", 1)
+    volunteers = volunteers.replace(f"{SURBITON}\n", f"{SURBITON},07700 900002\n")
+    day, issues = read_day(make_day(tmp_path, needs=needs, volunteers=volunteers))
+    assert issues == []
+    n1 = day.need("n1")
+    assert (n1.name, n1.address, n1.phone) == (
+        "Ada Quillfeather", "4 Larkmoor Road, flat 2", "+44 (0)7700 900-001",
+    )  # fmt: skip
+    assert (day.need("n2").name, day.need("n2").phone) == ("", "")
+    assert (day.volunteer("v2").phone, day.volunteer("v1").phone) == ("07700 900002", "")
+
+
+@pytest.mark.parametrize(
+    ("phone", "reason"),
+    [
+        ("call me", "use digits, spaces, hyphens, parentheses and a leading +"),
+        ("07700+900001", "use digits, spaces, hyphens, parentheses and a leading +"),
+        ("12345", "it has 5 digits, a number has 6 to 20"),
+        ("0" * 21, "it has 21 digits"),
+    ],
+)
+def test_a_bad_phone_number_is_named(tmp_path: Path, phone: str, reason: str) -> None:
+    needs = NEEDS.replace("lon,lat\n", "lon,lat,phone\n", 1).replace(
+        f"{KINGSTON}\n", f"{KINGSTON},{phone}\n"
+    )
+    day, issues = read_day(make_day(tmp_path, needs=needs))
+    assert_issue(only_issue(issues), "needs.csv", 2, "phone", reason)
+    assert [n.id for n in day.needs] == ["n2", "n3"]
+
+
+def test_contact_lengths_are_bounded(tmp_path: Path) -> None:
+    needs = NEEDS.replace("lon,lat\n", "lon,lat,name,address\n", 1)
+    needs = needs.replace(f"{KINGSTON}\n", f"{KINGSTON},{'x' * 201},ok\n")
+    needs = needs.replace(f"{SURBITON}\n", f"{SURBITON},ok,{'y' * 301}\n")
+    _, issues = read_day(make_day(tmp_path, needs=needs))
+    assert [(i.row, i.field, i.reason) for i in issues] == [
+        (2, "name", "is longer than 200 characters"),
+        (3, "address", "is longer than 300 characters"),
+    ]
+
+
+# ---------------------------------------------------------------------------------------------
+# Help
+# ---------------------------------------------------------------------------------------------
+COMMANDS = [[], ["plan"], ["replan"], ["data"], ["data", "generate"], ["data", "check"],
+            ["network"], ["network", "fetch"], ["network", "info"]]  # fmt: skip
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=" ".join)
+def test_help_labels_no_flag_with_a_value(command: list[str]) -> None:
+    result = CliRunner().invoke(app, [*command, "--help"], terminal_width=120)
+    assert result.exit_code == 0, result.output
+    assert "<bool>" not in result.output
+    assert "--help  " in result.output  # the flag, then its text: no value
+
+
+def test_plan_help_names_what_each_option_takes() -> None:
+    result = CliRunner().invoke(app, ["plan", "--help"], terminal_width=200)
+    options = {
+        line.split()[0]: line.split()[1]
+        for line in result.output.splitlines()
+        if line.strip().startswith("--")
+    }
+    assert options == {
+        "--data": "<path>", "--date": "DATE", "--time-limit": "<float>",
+        "--iterations": "<int", "--onboard-limit": "<int", "--out": "<path>",
+        "--network": "<path>", "--help": "Show",
+    }  # fmt: skip
+
+
+def test_network_fetch_default_is_the_readme_path() -> None:
+    result = CliRunner().invoke(app, ["network", "fetch", "--help"], terminal_width=200)
+    assert "[default: data/kingston.graphml]" in result.output
+    readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+    assert "kst-match network fetch --out data/kingston.graphml" in readme
+    assert "kingston_drive" not in readme

@@ -11,9 +11,16 @@ import typer
 if TYPE_CHECKING:
     from rich.text import Text
 
-app = typer.Typer(help="kst-match: plan a community support hub's day.", no_args_is_help=True)
-data_app = typer.Typer(help="The day's input data: generate a day, check input files.")
-network_app = typer.Typer(help="Street networks for travel times.")
+# Help as click writes it: each option with the kind of value it takes, a flag with none.
+# (Typer's panels label every flag ``<bool>``, as if it took a value.)
+HELP = {"rich_markup_mode": None}
+app = typer.Typer(
+    help="kst-match: plan a community support hub's day.", no_args_is_help=True, **HELP
+)
+data_app = typer.Typer(help="The day's input data: generate a day, check input files.", **HELP)
+network_app = typer.Typer(help="Street networks for travel times.", **HELP)
+# Dates on the command line as in the files: 2026-11-25 or 25/11/2026.
+DATE_FORMATS = ["%Y-%m-%d", "%d/%m/%Y"]
 app.add_typer(data_app, name="data")
 app.add_typer(network_app, name="network")
 
@@ -25,7 +32,9 @@ def data_generate(
     seed: Annotated[int, typer.Option(min=0, help="Random seed: same seed, same files.")] = 0,
     date: Annotated[
         datetime | None,
-        typer.Option(formats=["%Y-%m-%d"], help="The day's date (default 2026-11-25)."),
+        typer.Option(
+            formats=DATE_FORMATS, metavar="DATE", help="The day's date (default 2026-11-25)."
+        ),
     ] = None,
     out: Annotated[Path, typer.Option(help="Folder to write the day's CSV files into.")] = Path(
         "out/day"
@@ -51,7 +60,11 @@ def data_check(
     ],
     date: Annotated[
         datetime | None,
-        typer.Option(formats=["%Y-%m-%d"], help="Read only the needs of this date."),
+        typer.Option(
+            formats=DATE_FORMATS,
+            metavar="DATE",
+            help="Read only the needs of this date (YYYY-MM-DD or DD/MM/YYYY).",
+        ),
     ] = None,
 ) -> None:
     """Check a day's input files: list every bad row (file, row, field, reason); exit 1 if any."""
@@ -111,10 +124,12 @@ def _time_limit(value: float) -> float:
 
 
 def _skipped(issue: object) -> Text:
-    """A skipped row's line for the console: its text is the input's, never console markup."""
+    """A skipped row's line for the console (a ``warning`` if it left its row in): its text
+    is the input's, never console markup."""
     from rich.text import Text
 
-    return Text.assemble(("skipped", "yellow"), " ", str(issue))
+    label = "skipped" if getattr(issue, "rejects", True) else "warning"
+    return Text.assemble((label, "yellow"), " ", str(issue))
 
 
 def _finish(
@@ -173,7 +188,12 @@ def plan_day(
         typer.Option(help="Folder with the day's needs and volunteers (default: bundled day)."),
     ] = None,
     date: Annotated[
-        datetime | None, typer.Option(formats=["%Y-%m-%d"], help="Plan the needs of this date.")
+        datetime | None,
+        typer.Option(
+            formats=DATE_FORMATS,
+            metavar="DATE",
+            help="Plan the needs of this date (YYYY-MM-DD or DD/MM/YYYY).",
+        ),
     ] = None,
     time_limit: Annotated[
         float,

@@ -1,8 +1,14 @@
 """Read and validate the day's input files (CSV / GeoJSON) into a ``Day``; write records back.
 
 CSV conventions, the same for every file: one column per model field, lists ``;``-separated,
-partner capacity as ``kind:amount;kind:amount``, booleans ``true``/``false``, times ``HH:MM``,
-dates ``YYYY-MM-DD``, an empty cell for nothing. Files are UTF-8 (a byte-order mark is allowed).
+partner capacity as ``kind:amount;kind:amount``, booleans ``true``/``false``, times ``HH:MM``
+(or ``HH:MM:00``), dates ``YYYY-MM-DD`` or ``DD/MM/YYYY``, an empty cell for nothing. Files are
+UTF-8 (a byte-order mark is allowed), comma-separated; a file separated by semicolons or tabs
+(a spreadsheet's export in many locales) is read as such, with a warning.
+
+Places: a need, a volunteer's home or a site is at its ``lon``/``lat``, or, when both are
+empty, at the centroid of its ``postcode`` (``kst_match.geo.postcodes``). A postcode that is
+not one of the borough's rejects its row; coordinates far from their postcode get a warning.
 
 GeoJSON conventions: a FeatureCollection of features whose ``properties`` are the same fields
 as the CSV columns; a ``Point`` geometry gives ``lon`` and ``lat`` (WGS84 degrees).
@@ -35,6 +41,7 @@ from typing import IO, Any, Generic, Protocol, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from kst_match import paths
+from kst_match.geo.postcodes import NEAR_M, Postcodes, distance_m
 from kst_match.model import (
     Day,
     Need,
@@ -46,6 +53,7 @@ from kst_match.model import (
     Skill,
     Transport,
     Volunteer,
+    normalise_postcode,
 )
 
 # Columns computed from other columns, never read from or written to files.
@@ -75,6 +83,9 @@ CSV_FIELD_LIMIT = csv.field_size_limit()  # 128 KiB: the csv module refuses long
 MAX_RECORD_LINES = 64  # physical lines one CSV row may span (a multi-line note)
 MAX_JSON_DEPTH = 32  # nesting of objects and arrays in a GeoJSON file (a Point needs 5)
 MULTILINE_FIELDS = frozenset({"access_notes"})  # the only cells that may hold a line break
+# Delimiters recognised besides the comma, and how they are called in messages.
+OTHER_DELIMITERS = {";": "semicolons", "\t": "tabs", "|": "vertical bars"}
+SNIFF_CHARS = 4096  # of the header line: enough for any header, bounded for the sniffer
 SHOWN = 120  # characters of a value quoted in a message
 # A file with more issues than this is refused as a whole (the first ``EXAMPLES`` shown): it
 # is not the file it should be, and its issues would otherwise fill memory.
@@ -158,6 +169,7 @@ class _Table(Generic[M]):
     issues: list[Issue] = field(default_factory=list)
     rows: int = 0  # data rows read (blank rows not counted)
     left_out: int = 0  # rows of other dates, not part of the day
+    slash_dates: bool = False  # some dates written DD/MM/YYYY
     rejected_ids: dict[str, int] = field(default_factory=dict)  # id -> row, rows dropped
     shared: dict[object, Any] = field(default_factory=dict, repr=False)  # see ``keep``
     reading: bool = False  # while the file is parsed, past ``MAX_ISSUES`` it is refused
@@ -343,6 +355,25 @@ def _columns(model: type[BaseModel]) -> tuple[list[str], list[str]]:
     return columns, required
 
 
+LOCATION = ("lon", "lat")
+
+
+def _missing(model: type[BaseModel], required: Sequence[str], present: Iterable[str]) -> list[str]:
+    """The required columns not ``present``; lon and lat may be left out for a postcode."""
+    present = set(present)
+    missing = [c for c in required if c not in present]
+    if "postcode" in model.model_fields and "postcode" in present:
+        missing = [c for c in missing if c not in LOCATION]
+    return missing
+
+
+def _missing_reason(model: type[BaseModel], name: str, what: str) -> str:
+    """Why a required column (``what``: column or property) is missing, with the way out."""
+    if name in LOCATION and "postcode" in model.model_fields:
+        return f"a required {what} is missing (give lon and lat, or postcode)"
+    return f"a required {what} is missing"
+
+
 class _LongRecord(Exception):
     """One CSV row spans more than ``MAX_RECORD_LINES`` lines: a quote that never closes."""
 
@@ -402,7 +433,11 @@ def _first_bad_byte(taken: Sequence[tuple[str, int]]) -> int:
 
 
 def _unterminated(
-    cells: list[str] | None, taken: Sequence[tuple[str, int]], width: int, least: int
+    cells: list[str] | None,
+    taken: Sequence[tuple[str, int]],
+    width: int,
+    least: int,
+    delimiter: str = ",",
 ) -> bool:
     """Whether a row spanning several lines is a quote left open, swallowing the rows below.
 
@@ -416,7 +451,10 @@ def _unterminated(
         return False
     if cells is None or len(cells) > width or '"' not in taken[-1][0]:
         return True
-    return any(len(next(csv.reader([line]), [])) >= max(least, 2) for line, _ in taken[1:-1])
+    return any(
+        len(next(csv.reader([line], delimiter=delimiter), [])) >= max(least, 2)
+        for line, _ in taken[1:-1]
+    )
 
 
 def _parse_csv(binary: IO[bytes], model: type[M], table: _Table[M]) -> None:
@@ -425,7 +463,8 @@ def _parse_csv(binary: IO[bytes], model: type[M], table: _Table[M]) -> None:
     binary.seek(bom)
     text = io.TextIOWrapper(binary, encoding="utf-8", errors="surrogateescape", newline="")
     lines = _Lines(text, bom)
-    reader = csv.reader(lines)
+    delimiter = _delimiter(lines, table)
+    reader = csv.reader(lines, delimiter=delimiter)
     try:
         header, error = _next_row(reader, lines)
     except StopIteration:
@@ -456,13 +495,18 @@ def _parse_csv(binary: IO[bytes], model: type[M], table: _Table[M]) -> None:
         elif name in DERIVED_FIELDS:
             targets.append(None)  # computed when the day is read; a stale copy is ignored
         elif name not in columns:
-            table.issue(1, name, f"unknown column (expected: {', '.join(columns)})", rejects=False)
+            table.issue(
+                1,
+                name[:SHOWN],
+                f"unknown column, its cells are ignored (the columns are: {', '.join(columns)})",
+                rejects=False,
+            )
             targets.append(None)
         else:
             targets.append(name)
-    missing = [c for c in required if c not in targets]
+    missing = _missing(model, required, (t for t in targets if t))
     for name in missing:
-        table.issue(1, name, "a required column is missing")
+        table.issue(1, name, _missing_reason(model, name, "column"))
     id_column = targets.index("id") if "id" in targets else None
     least = 1 + max((targets.index(c) for c in required if c in targets), default=0)
 
@@ -478,7 +522,7 @@ def _parse_csv(binary: IO[bytes], model: type[M], table: _Table[M]) -> None:
         row_id = None
         if cells is not None and id_column is not None and id_column < len(cells):
             row_id = cells[id_column].strip()[:MAX_TEXT] or None
-        unterminated = _unterminated(cells, taken, len(targets), least)
+        unterminated = _unterminated(cells, taken, len(targets), least, delimiter)
         if cells is not None and not unterminated and not any(c.strip() for c in cells):
             continue  # a blank row
         table.rows += 1
@@ -489,7 +533,7 @@ def _parse_csv(binary: IO[bytes], model: type[M], table: _Table[M]) -> None:
             return
         if unterminated:
             # Only the first line is this row; the lines below are read again as rows.
-            where = _open_quote_column(taken[0][0], targets)
+            where = _open_quote_column(taken[0][0], targets, delimiter)
             last = "" if error is None else " or more"
             table.issue(
                 row,
@@ -534,9 +578,41 @@ def _parse_csv(binary: IO[bytes], model: type[M], table: _Table[M]) -> None:
         table.issue(2, FILE, "no data rows below the header")
 
 
-def _open_quote_column(line: str, targets: Sequence[str | None]) -> str:
+def _delimiter(lines: _Lines, table: _Table[Any]) -> str:
+    """The file's delimiter, from its header line: a comma, or a semicolon, tab or bar found
+    by ``csv.Sniffer`` when the line has no comma-separated columns (then with a warning).
+
+    Only the header is sniffed: its cells are names, while a row's cells may hold ``;`` lists.
+    """
+    try:
+        first = next(lines)
+    except (StopIteration, _LongRecord):
+        return ","
+    finally:
+        lines.put_back(lines.taken)
+        lines.taken = []
+    header = first.rstrip("\r\n")[:SNIFF_CHARS]
+    try:
+        if len(next(csv.reader([header]), [])) > 1 or not header.strip():
+            return ","
+        found = csv.Sniffer().sniff(header, delimiters="".join(OTHER_DELIMITERS)).delimiter
+        if len(next(csv.reader([header], delimiter=found), [])) < 2:
+            return ","
+    except csv.Error:
+        return ","
+    table.issue(
+        1,
+        FILE,
+        f"the columns are separated by {OTHER_DELIMITERS[found]}, not commas; the file is read"
+        " that way (a spreadsheet's 'CSV UTF-8 (comma delimited)' export avoids this)",
+        rejects=False,
+    )
+    return found
+
+
+def _open_quote_column(line: str, targets: Sequence[str | None], delimiter: str = ",") -> str:
     """The column in which a line's unclosed quote opens (its cell count on that line)."""
-    cells = next(csv.reader([line]), [])
+    cells = next(csv.reader([line], delimiter=delimiter), [])
     index = max(len(cells) - 1, 0)
     return (targets[index] if index < len(targets) else None) or ROW
 
@@ -616,7 +692,7 @@ def _parse_geojson(raw: bytes, model: type[M], table: _Table[M]) -> None:
                     table.issue(
                         number,
                         key[:MAX_TEXT],
-                        f"unknown property (expected: {', '.join(columns)})",
+                        f"unknown property, ignored (the properties are: {', '.join(columns)})",
                         rejects=False,
                     )
                 continue
@@ -646,9 +722,9 @@ def _parse_geojson(raw: bytes, model: type[M], table: _Table[M]) -> None:
         rows.append((number, data))
 
     # A field no feature has is reported once for the file, like a missing CSV column.
-    absent = [c for c in required if c not in present]
+    absent = _missing(model, required, present)
     for name in absent:
-        table.issue(0, name, "a required property is missing from every feature")
+        table.issue(0, name, _missing_reason(model, name, "property") + " from every feature")
     if absent:
         return
     seen: dict[str, int] = {}
@@ -675,13 +751,85 @@ def _add_record(
             )
             return
         seen[record_id] = row
+    if isinstance(date := data.get("date"), str) and "/" in date:
+        table.slash_dates = True
+    given = "postcode" in model.model_fields and _given(data.get("postcode"))
+    unplaced = given and not any(_given(data.get(c)) for c in LOCATION)
+    placed, centroid = _place_by_postcode(data, row, table, record_id) if given else (True, None)
     try:
-        table.keep(row, model.model_validate(data))
+        record = model.model_validate(data)
     except ValidationError as exc:
         table.rejected_ids.setdefault(record_id, row)
         for error in exc.errors(include_url=False):
             field_, reason = _explain(error, model)
+            if error["type"] == "missing" and field_ in LOCATION:
+                if unplaced:
+                    continue  # the postcode's issue, if any, says why the row has no place
+                if "postcode" in model.model_fields:
+                    reason += " (give lon and lat, or a postcode)"
             table.issue(row, field_, reason, data.get(field_), id=record_id)
+        return
+    if not placed:
+        table.rejected_ids.setdefault(record_id, row)
+        return
+    if centroid is not None and not unplaced:
+        _check_near_postcode(record, centroid, row, table, record_id)
+    table.keep(row, record)
+
+
+def _given(value: object) -> bool:
+    """Whether a cell or property holds a value (not empty, not only spaces)."""
+    return value is not None and not (isinstance(value, str) and not value.strip())
+
+
+def _place_by_postcode(
+    data: dict[str, Any], row: int, table: _Table[Any], record_id: str
+) -> tuple[bool, tuple[float, float] | None]:
+    """Look up a row's postcode: (False, None) with an issue if it is not one of the borough's;
+    else (True, its centroid), and the row's lon/lat set to it when both are empty.
+
+    A postcode that is not a postcode at all is left to the model, which says so.
+    """
+    raw = data["postcode"]
+    try:
+        code = normalise_postcode(raw)
+    except ValueError:
+        return True, None
+    if not isinstance(code, str):
+        return True, None
+    postcodes = Postcodes.default()
+    centroid = postcodes.find(code)
+    if centroid is None:
+        table.issue(row, "postcode", postcodes.why_unknown(code), raw, id=record_id)
+        return False, None
+    if not any(_given(data.get(c)) for c in LOCATION):
+        data["lon"], data["lat"] = centroid
+    return True, centroid
+
+
+def _check_near_postcode(
+    record: BaseModel,
+    centroid: tuple[float, float],
+    row: int,
+    table: _Table[Any],
+    record_id: str,
+) -> None:
+    """Warn (the row is kept) when a row's lon/lat lie more than ``NEAR_M`` from the centroid
+    of its postcode: one of the two is probably wrong."""
+    lon, lat = record.lon, record.lat  # type: ignore[attr-defined]
+    far = distance_m(lon, lat, *centroid)
+    if far <= NEAR_M:
+        return
+    shown = f"{far / 1000:.1f} km" if far >= 1000 else f"{far:.0f} m"
+    table.issue(
+        row,
+        "postcode",
+        f"lon/lat ({lon}, {lat}) lie {shown} from the centre of"
+        f" {record.postcode} (more than {NEAR_M:.0f} m): check the postcode or the coordinates;"  # type: ignore[attr-defined]
+        " the row is kept at its lon/lat",
+        id=record_id,
+        rejects=False,
+    )
 
 
 def _explain(error: Mapping[str, Any], model: type[BaseModel]) -> tuple[str, str]:
@@ -722,7 +870,7 @@ def _explain(error: Mapping[str, Any], model: type[BaseModel]) -> tuple[str, str
     elif kind in ("bool_parsing", "bool_type"):
         reason = f"{value!r} is not true or false"
     elif kind.startswith("date"):
-        reason = f"{value!r} is not a date (YYYY-MM-DD)"
+        reason = f"{value!r} is not a date (YYYY-MM-DD or DD/MM/YYYY)"
     elif kind == "string_type":
         reason = f"{value!r} must be text"
     elif kind == "string_too_long":
@@ -774,6 +922,7 @@ class DayReport:
 
     @property
     def ok(self) -> bool:
+        """No issue at all, not even a warning (``data check`` exits 1 otherwise)."""
         return not self.issues
 
 
@@ -881,8 +1030,17 @@ def _choose_date(needs: _Table[Need], date: dt.date | None) -> dt.date:
     if date is not None:
         if needs.records and date not in dates:
             found = ", ".join(str(d) for d in sorted(dates))
+            hint = ""
+            if needs.slash_dates and any(_swapped(d) == date for d in dates):
+                hint = (
+                    "; dates written with / are read day first (DD/MM/YYYY): if the file"
+                    " writes the month first, write its dates as YYYY-MM-DD"
+                )
             needs.issue(
-                0, "date", f"no needs on {date} (the file has needs on {found})", rejects=False
+                0,
+                "date",
+                f"no needs on {date} (the file has needs on {found}){hint}",
+                rejects=False,
             )
         needs.left_out = sum(n for d, n in dates.items() if d != date)
         needs.records = [(row, need) for row, need in needs.records if need.date == date]
@@ -903,6 +1061,14 @@ def _choose_date(needs: _Table[Need], date: dt.date | None) -> dt.date:
         needs.left_out = sum(n for d, n in dates.items() if d != chosen)
         needs.records = [(row, need) for row, need in needs.records if need.date == chosen]
     return chosen
+
+
+def _swapped(date: dt.date) -> dt.date | None:
+    """``date`` with its day and month exchanged, if that is a date."""
+    try:
+        return date.replace(month=date.day, day=date.month)
+    except ValueError:
+        return None
 
 
 def _check_unique_ids(tables: Sequence[_Table[Any]]) -> None:
@@ -1053,7 +1219,8 @@ def _check_references(
     needs.drop(kept_needs)
 
 
-MAX_PRINTED = 50  # issues printed one by one; the rest are summed up by file, field and reason
+MAX_PRINTED = 50  # lines of issues printed; the rest are summed up by file, field and reason
+MAX_RANGES = 6  # runs of rows named on one line; the rest are counted
 _QUOTED = re.compile(r"'[^']*'|\b\d[\d,.:]*\b")
 
 
@@ -1061,6 +1228,58 @@ def issue_groups(issues: Iterable[Issue]) -> list[tuple[str, str, str, int]]:
     """Issues counted by file, field and reason (values in the reason blanked), most first."""
     counts = Counter((i.file, i.field, _QUOTED.sub("…", i.reason)) for i in issues)
     return [(f, fld, reason, n) for (f, fld, reason), n in counts.most_common()]
+
+
+@dataclass(frozen=True)
+class IssueLine:
+    """Identical issues (same file, field, reason and value) of several rows, as one line:
+    ``needs.csv rows 2 to 401, date: ...``."""
+
+    file: str
+    field: str
+    reason: str  # with the value read, as ``Issue.__str__`` gives it
+    rows: tuple[int, ...]
+    rejects: bool = True
+
+    @property
+    def where(self) -> str:
+        """``needs.csv rows 2 to 401``, ``needs.geojson feature 3``, or the file."""
+        rows = [r for r in self.rows if r]
+        if not rows:
+            return self.file
+        unit = "feature" if self.file.endswith(".geojson") else "row"
+        return f"{self.file} {unit}{'s' if len(rows) > 1 else ''} {rows_text(rows)}"
+
+    def __str__(self) -> str:
+        return f"{self.where}, {self.field}: {self.reason}"
+
+
+def rows_text(rows: Sequence[int]) -> str:
+    """Row numbers as runs: ``2 to 401``, ``2, 5 and 9 to 12``, ``2, 4, ... and 90 more``."""
+    runs: list[list[int]] = []
+    for row in sorted(set(rows)):
+        if runs and row == runs[-1][1] + 1:
+            runs[-1][1] = row
+        else:
+            runs.append([row, row])
+    parts = [str(a) if a == b else f"{a} to {b}" for a, b in runs]
+    if len(parts) > MAX_RANGES:
+        rest = sum(b - a + 1 for a, b in runs[MAX_RANGES:])
+        return f"{', '.join(parts[:MAX_RANGES])} and {rest:,} more"
+    return parts[0] if len(parts) == 1 else f"{', '.join(parts[:-1])} and {parts[-1]}"
+
+
+def group_issues(issues: Iterable[Issue]) -> list[IssueLine]:
+    """Issues that differ only in their row, as one line each, in the order first found."""
+    lines: dict[tuple[str, str, str, bool], list[int]] = {}
+    for issue in issues:
+        lines.setdefault((issue.file, issue.field, _reason(issue), issue.rejects), []).append(
+            issue.row
+        )
+    return [
+        IssueLine(file, field_, reason, tuple(rows), rejects)
+        for (file, field_, reason, rejects), rows in lines.items()
+    ]
 
 
 def _reason(issue: Issue) -> str:
@@ -1073,44 +1292,54 @@ def _reason(issue: Issue) -> str:
 def print_issues(
     issues: Sequence[Issue], console: Any, prefix: str = "skipped", limit: int = MAX_PRINTED
 ) -> None:
-    """One line per issue for the first ``limit``, then the rest counted by file, field and
-    reason. Text from the files is escaped: it is never read as console markup."""
+    """One line per issue, identical issues of several rows on one line, for the first
+    ``limit`` lines, then the rest counted by file, field and reason. An issue that rejects
+    nothing is a ``warning``. Text from the files is escaped: never read as console markup."""
     from rich.markup import escape
 
-    for issue in issues[:limit]:
-        console.print(f"[yellow]{escape(prefix)}[/yellow] {escape(str(issue))}")
-    if len(issues) > limit:
-        console.print(f"… and {len(issues) - limit:,} more issue(s); all {len(issues):,} by kind:")
+    lines = group_issues(issues)
+    for line in lines[:limit]:
+        label = prefix if line.rejects else "warning"
+        console.print(f"[yellow]{escape(label)}[/yellow] {escape(str(line))}")
+    if len(lines) > limit:
+        rest = sum(len(line.rows) for line in lines[limit:])
+        console.print(f"… and {rest:,} more issue(s); all {len(issues):,} by kind:")
         for file, field_, reason, n in issue_groups(issues)[:limit]:
             console.print(f"  {n:>9,}  {escape(file)}, {escape(field_)}: {escape(reason)}")
 
 
 def print_report(report: DayReport, console: Any = None, limit: int = MAX_PRINTED) -> None:
-    """Print a report as tables: the first ``limit`` issues (file, row, field, reason) and, if
-    there are more, every issue counted by kind; then rows per file. Text from the files is
-    escaped: it is never read as console markup."""
+    """Print a report as tables: the first ``limit`` lines of issues (file, rows, field,
+    reason; identical issues of several rows on one line) and, if there are more, every issue
+    counted by kind; then rows per file. Text from the files is escaped: it is never read as
+    console markup."""
     from rich.console import Console
     from rich.markup import escape
     from rich.table import Table
 
     console = console or Console()
     if report.issues:
-        shown = report.issues[:limit]
+        lines = group_issues(report.issues)
+        shown = lines[:limit]
         title = f"{len(report.issues)} issue(s)"
-        if len(shown) < len(report.issues):
+        if len(lines) < len(report.issues):
+            title += f" on {len(lines)} line(s), the same issue of several rows on one"
+        if len(shown) < len(lines):
             title += f", the first {len(shown)}"
         issues = Table(title=title, title_justify="left")
         for column in ("file", "row", "field", "reason"):
             issues.add_column(column, overflow="fold")
-        for issue in shown:
+        for line in shown:
+            rows = [r for r in line.rows if r]
+            reason = line.reason if line.rejects else f"warning: {line.reason}"
             issues.add_row(
-                escape(issue.file),
-                str(issue.row) if issue.row else "",
-                escape(issue.field),
-                escape(_reason(issue)),
+                escape(line.file),
+                rows_text(rows) if rows else "",
+                escape(line.field),
+                escape(reason),
             )
         console.print(issues)
-        if len(shown) < len(report.issues):
+        if len(shown) < len(lines):
             kinds = Table(title="All issues by kind", title_justify="left")
             for column, justify in (("file", "left"), ("field", "left"), ("reason", "left")):
                 kinds.add_column(column, justify=justify, overflow="fold")  # type: ignore[arg-type]
@@ -1138,7 +1367,9 @@ def print_report(report: DayReport, console: Any = None, limit: int = MAX_PRINTE
     if report.ok:
         console.print("[green]No issues.[/green]")
     else:
+        warnings = sum(not i.rejects for i in report.issues)
         console.print(
-            f"[red]{len(report.issues)} issue(s).[/red] Rows are counted as in a spreadsheet: "
-            "the header is row 1, the first data row is row 2 (GeoJSON: feature number)."
+            f"[red]{len(report.issues)} issue(s)[/red] ({warnings} warning(s), their rows kept)."
+            " Rows are counted as in a spreadsheet: the header is row 1, the first data row is"
+            " row 2 (GeoJSON: feature number)."
         )

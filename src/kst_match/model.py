@@ -9,6 +9,7 @@ metres.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -29,13 +30,22 @@ MINUTES_PER_DAY = 24 * 60
 MAX_AMOUNT = 10_000  # load units: a need's load, a volunteer's capacity, a partner's daily amount
 MAX_TASKS = 1_000  # tasks one volunteer may take in a day
 MAX_ID_LENGTH = 100  # characters in an id or a code
+# Contact details: enough for any real name, address line or number, short enough for a sheet.
+MAX_NAME_LENGTH = 200
+MAX_ADDRESS_LENGTH = 300
+MAX_PHONE_LENGTH = 30
+PHONE_DIGITS = (6, 20)  # an extension to an international number
 
 
 # ---------------------------------------------------------------------------------------------
 # Clock times
 # ---------------------------------------------------------------------------------------------
 def parse_clock(value: object) -> int:
-    """``"HH:MM"`` (or minutes) to minutes after midnight; ``"24:00"`` is the end of the day."""
+    """``"HH:MM"`` (or minutes) to minutes after midnight; ``"24:00"`` is the end of the day.
+
+    ``"HH:MM:SS"``, as spreadsheets export times, is read when the seconds are ``00``: times are
+    whole minutes, and rounding a window's edge would move it without saying so.
+    """
     if isinstance(value, bool):
         raise ValueError("a time must be HH:MM")
     if isinstance(value, int):
@@ -43,18 +53,27 @@ def parse_clock(value: object) -> int:
     elif isinstance(value, float) and value.is_integer():
         minutes = int(value)
     elif isinstance(value, str):
-        text = value.strip()
-        hours, sep, mins = text.partition(":")
-        if not sep or not hours.isdigit() or not mins.isdigit() or len(mins) != 2:
-            raise ValueError(f"{value!r} is not a time of day (HH:MM)")
-        if int(mins) >= 60:
-            raise ValueError(f"{value!r} is not a time of day (HH:MM)")
-        minutes = int(hours) * 60 + int(mins)
+        minutes = _clock_text(value)
     else:
         raise ValueError(f"{value!r} is not a time of day (HH:MM)")
     if not 0 <= minutes <= MINUTES_PER_DAY:
         raise ValueError(f"{value!r} falls outside the day (00:00 to 24:00)")
     return minutes
+
+
+def _clock_text(value: str) -> int:
+    """Minutes after midnight of ``"H:MM"``, ``"HH:MM"`` or ``"HH:MM:00"``."""
+    parts = value.strip().split(":")
+    if len(parts) == 3 and all(p.isdigit() for p in parts) and len(parts[2]) == 2:
+        if parts[2] != "00":
+            raise ValueError(f"{value!r} has seconds: times are whole minutes (HH:MM or HH:MM:00)")
+        parts = parts[:2]
+    if len(parts) != 2:
+        raise ValueError(f"{value!r} is not a time of day (HH:MM)")
+    hours, mins = parts
+    if not hours.isdigit() or not mins.isdigit() or len(mins) != 2 or int(mins) >= 60:
+        raise ValueError(f"{value!r} is not a time of day (HH:MM)")
+    return int(hours) * 60 + int(mins)
 
 
 def format_clock(minutes: int | float) -> str:
@@ -82,6 +101,81 @@ def _blank_to_none(value: object) -> object:
 
 
 OptionalStr = Annotated[str | None, BeforeValidator(_blank_to_none)]
+
+
+# ---------------------------------------------------------------------------------------------
+# Dates, postcodes and phone numbers as people write them
+# ---------------------------------------------------------------------------------------------
+_UK_DATE = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{2,4})")
+
+
+def parse_date(value: object) -> object:
+    """``YYYY-MM-DD`` or a UK date, day first: ``25/11/2026`` (``5/3/2026`` is 5 March).
+
+    Anything else is left to pydantic. A date that only reads month first (``11/25/2026``), or
+    a two-digit year, is refused with the reason, never guessed.
+    """
+    if not isinstance(value, str) or not (m := _UK_DATE.fullmatch(value.strip())):
+        return value
+    day, month, year = (int(g) for g in m.groups())
+    if len(m[3]) != 4:
+        raise ValueError(
+            f"{value!r}: write the year in full (DD/MM/YYYY, such as 25/11/2026, or YYYY-MM-DD)"
+        )
+    if month > 12 and day <= 12:
+        raise ValueError(
+            f"{value!r} reads month first; dates are read day first (DD/MM/YYYY, such as"
+            " 25/11/2026) or as YYYY-MM-DD"
+        )
+    try:
+        return dt.date(year, month, day)
+    except ValueError:
+        raise ValueError(f"{value!r} is not a date (DD/MM/YYYY or YYYY-MM-DD)") from None
+
+
+_POSTCODE = re.compile(r"[A-Z]{1,2}[0-9][A-Z0-9]? [0-9][A-Z]{2}")
+
+
+def normalise_postcode(value: object) -> object:
+    """A UK postcode in capitals with one space before its last three characters
+    (``kt12ee``, `` KT1  2EE`` -> ``KT1 2EE``); a blank is None. Not a postcode: an error."""
+    if not isinstance(value, str):
+        return value
+    compact = "".join(value.split()).upper()
+    if not compact:
+        return None
+    code = f"{compact[:-3]} {compact[-3:]}"
+    if not _POSTCODE.fullmatch(code):
+        raise ValueError(f"{value!r} is not a UK postcode (such as KT1 2EE)")
+    return code
+
+
+_PHONE_CHARACTERS = re.compile(r"\+?[0-9 ()\-]+")
+
+
+def check_phone(value: str) -> str:
+    """A phone number as written: digits, spaces, hyphens, parentheses and a leading ``+``,
+    with 6 to 20 digits. Empty is no number."""
+    if not value:
+        return value
+    if not _PHONE_CHARACTERS.fullmatch(value):
+        raise ValueError(
+            f"{value!r} is not a phone number: use digits, spaces, hyphens, parentheses and a"
+            " leading +"
+        )
+    digits = sum(c.isdigit() for c in value)
+    least, most = PHONE_DIGITS
+    if not least <= digits <= most:
+        raise ValueError(
+            f"{value!r} is not a phone number: it has {digits} digits, a number has"
+            f" {least} to {most}"
+        )
+    return value
+
+
+Postcode = Annotated[str | None, BeforeValidator(normalise_postcode)]
+Phone = Annotated[str, Field(max_length=MAX_PHONE_LENGTH)]
+PersonName = Annotated[str, Field(max_length=MAX_NAME_LENGTH)]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -267,7 +361,7 @@ class Site(Located):
     id: Id
     name: str
     kind: SiteKind
-    postcode: OptionalStr = None
+    postcode: Postcode = None
     opens: Clock = 0
     closes: Clock = MINUTES_PER_DAY
     address_assumed: bool = False
@@ -322,7 +416,7 @@ class Volunteer(Located):
     """A volunteer (street champions included) available today. ``lon``/``lat`` is home."""
 
     id: Id
-    name: str = ""
+    name: PersonName = ""
     partner: str
     shared_with: Annotated[frozenset[str], BeforeValidator(_split_list)] = frozenset()
     skills: Annotated[frozenset[Skill], BeforeValidator(_split_list)] = frozenset()
@@ -335,8 +429,12 @@ class Volunteer(Located):
     max_travel: int = Field(
         default=120, ge=0, le=MINUTES_PER_DAY, description="minutes of travel per day"
     )
+    # Home postcode: the home is its centroid when lon/lat are not given.
+    postcode: Postcode = None
+    phone: Phone = ""
 
     _id = field_validator("id")(_nonempty_id)
+    _phone = field_validator("phone")(check_phone)
 
     @field_validator("languages")
     @classmethod
@@ -365,7 +463,7 @@ class Need(Located):
     """One resident's request for one service on one day."""
 
     id: Id
-    date: dt.date
+    date: Annotated[dt.date, BeforeValidator(parse_date)]
     resident: str
     kind: ServiceKind
     priority: Priority = Priority.normal
@@ -380,12 +478,18 @@ class Need(Located):
     language_required: bool = False
     previous_volunteer: OptionalStr = None
     site: OptionalStr = None
-    postcode: OptionalStr = None
+    # The resident's postcode: the need is at its centroid when lon/lat are not given.
+    postcode: Postcode = None
+    # The resident's contact details, for the run sheet of the volunteer who serves them.
+    name: PersonName = ""
+    address: Annotated[str, Field(max_length=MAX_ADDRESS_LENGTH)] = ""
+    phone: Phone = ""
     access_notes: str = ""
     # Filled by geography when the need is read; not an input column.
     ward: OptionalStr = None
 
     _id = field_validator("id", "resident")(_nonempty_id)
+    _phone = field_validator("phone")(check_phone)
 
     @field_validator("language")
     @classmethod

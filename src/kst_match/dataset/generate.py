@@ -6,7 +6,12 @@ postcode centroids (a postcode is about 15 households, so drawing postcodes draw
 Every share and range below is an assumption; ``data/README.md`` gives the reasoning.
 
 The same arguments give byte-identical files. Volunteers and needs draw from separate random
-streams, so the volunteers of a seed do not change with the number of needs.
+streams, so the volunteers of a seed do not change with the number of needs; contact details
+(names, addresses, phone numbers) from two more, so adding them changed nothing else.
+
+Contact details are fictitious on their face: names and streets are invented, and phone
+numbers come only from Ofcom's range for drama, 07700 900000 to 07700 900999, which is never
+given to a real line.
 """
 
 from __future__ import annotations
@@ -170,6 +175,26 @@ SHIFTS: tuple[tuple[tuple[int, int], ...], tuple[float, ...]] = (
 SHARED_WITH_HUB_SHARE = 0.10  # volunteers also registered with the council hub
 HUB = "council_hub"
 JITTER_M = (4.0, 12.0)  # metres, for a second person at the same postcode
+
+# --- contact details ---------------------------------------------------------------------------
+FIRST_NAMES = (
+    "Ada", "Amrit", "Bea", "Carys", "Dev", "Edie", "Femi", "Gwen", "Hal", "Ines", "Jun", "Kit",
+    "Lena", "Min-jun", "Nell", "Orla", "Priya", "Quin", "Rafe", "Sana", "Tam", "Una", "Vik",
+    "Wren", "Yusuf", "Zofia",
+)  # fmt: skip
+SURNAMES = (
+    "Quillfeather", "Brindlecombe", "Thistlewick", "Copperkettle", "Fenwhistle", "Larkmoor",
+    "Bramblewick", "Hollowmere", "Pennygrass", "Dunnockby", "Marrowgate", "Sparrowhawe",
+    "Tumblethorn", "Wickerby", "Oddlestone", "Nettlecombe",
+)  # fmt: skip
+STREETS = (
+    "Brindlemere", "Quillby", "Thornwhistle", "Fernwick", "Larkspindle", "Hollowmere",
+    "Pennygrass", "Dunnockvale", "Marrowgate", "Tumbledown", "Wickerby", "Oddlestone",
+)  # fmt: skip
+HOUSE_NUMBERS = (1, 150)  # inclusive
+# Ofcom sets aside 07700 900000 to 07700 900999 for drama: never a real line.
+DRAMA_PHONES = tuple(f"07700 {n}" for n in range(900000, 901000))
+VOLUNTEER_PHONES = 200  # the first 200 for volunteers, the other 800 for residents
 METRES_PER_DEGREE = 111_195.0  # along a meridian (mean Earth radius)
 
 
@@ -350,6 +375,7 @@ def _volunteers(
     lons, lats = geo.place(rng, rows)
 
     shifts, shift_p = SHIFTS
+    postcodes = geo.postcodes["postcode"].to_numpy()
     volunteers = []
     for v in range(count):
         pid = ids[partner_of[v]]
@@ -392,6 +418,7 @@ def _volunteers(
                 max_travel=int(rng.choice(MAX_TRAVEL[transport])),
                 lon=float(lons[v]),
                 lat=float(lats[v]),
+                postcode=str(postcodes[rows[v]]),
             )
         )
     return volunteers
@@ -509,6 +536,10 @@ def generate_day(
 
     vols = _volunteers(vol_rng, volunteers, partners, geo)
     need_list = _needs(need_rng, needs, date, vols, partners, sites, geo)
+    # Drawn last, from streams of their own: the rest of the day is as it was without them,
+    # and volunteers' details do not change with the number of needs either.
+    vols = _volunteer_contacts(np.random.default_rng([seed, 3]), vols)
+    need_list = _resident_contacts(np.random.default_rng([seed, 4]), need_list)
     return Day(
         date=date,
         needs=tuple(need_list),
@@ -516,6 +547,50 @@ def generate_day(
         partners=tuple(partners),
         sites=tuple(sites),
     )
+
+
+def _names(rng: np.random.Generator, count: int) -> list[str]:
+    """``count`` invented names."""
+    first = rng.integers(len(FIRST_NAMES), size=count)
+    last = rng.integers(len(SURNAMES), size=count)
+    return [f"{FIRST_NAMES[f]} {SURNAMES[s]}" for f, s in zip(first, last, strict=True)]
+
+
+def _phones(rng: np.random.Generator, numbers: Sequence[str], count: int) -> list[str]:
+    """``count`` of ``numbers`` in random order: all different while there are enough."""
+    order = rng.permutation(len(numbers))
+    return [numbers[order[i % len(order)]] for i in range(count)]
+
+
+def _volunteer_contacts(
+    rng: np.random.Generator, volunteers: Sequence[Volunteer]
+) -> list[Volunteer]:
+    """Volunteers with an invented name and a number of the drama range's first part."""
+    names = _names(rng, len(volunteers))
+    phones = _phones(rng, DRAMA_PHONES[:VOLUNTEER_PHONES], len(volunteers))
+    return [
+        v.model_copy(update={"name": name, "phone": phone})
+        for v, name, phone in zip(volunteers, names, phones, strict=True)
+    ]
+
+
+def _resident_contacts(rng: np.random.Generator, needs: Sequence[Need]) -> list[Need]:
+    """Needs with their resident's invented name, street address and phone number (the
+    drama range's second part), the same for every need of one resident."""
+    residents = list(dict.fromkeys(n.resident for n in needs))
+    names = _names(rng, len(residents))
+    phones = _phones(rng, DRAMA_PHONES[VOLUNTEER_PHONES:], len(residents))
+    street = rng.integers(len(STREETS), size=len(residents))
+    house = rng.integers(HOUSE_NUMBERS[0], HOUSE_NUMBERS[1] + 1, size=len(residents))
+    contacts = {
+        r: {
+            "name": names[i],
+            "phone": phones[i],
+            "address": f"{house[i]} {STREETS[street[i]]} Road",
+        }
+        for i, r in enumerate(residents)
+    }
+    return [n.model_copy(update=contacts[n.resident]) for n in needs]
 
 
 def _needs(
