@@ -88,9 +88,15 @@ def main() -> None:
     parser.add_argument("--seconds-per-400", type=float, default=5.0)
     parser.add_argument("--x25", action="store_true", help="also 10,000 needs / 3,000 volunteers")
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument(
+        "--sizes", type=int, nargs="*", help="only these day sizes (needs), e.g. --sizes 10000"
+    )
+    parser.add_argument("--name", default="scale", help="results file: results/<name>.json")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
     args = parser.parse_args()
     sizes = SIZES + ([(10_000, 3_000)] if args.x25 else [])
+    if args.sizes:
+        sizes = [(n, round(n * 0.375) if n < 10_000 else 3_000) for n in args.sizes]
     rows = []
     for needs, volunteers in sizes:
         runs = [run(needs, volunteers, args.seconds_per_400) for _ in range(max(3, args.runs))]
@@ -114,7 +120,9 @@ def main() -> None:
         "seconds_per_400": args.seconds_per_400,
         "rows": rows,
     }
-    (args.out / "scale.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    (args.out / f"{args.name}.json").write_text(
+        json.dumps(result, indent=2) + "\n", encoding="utf-8"
+    )
 
 
 if __name__ == "__main__":
