@@ -323,6 +323,7 @@ class Volunteer(Located):
 
     id: Id
     name: str = ""
+    phone: str = ""
     partner: str
     shared_with: Annotated[frozenset[str], BeforeValidator(_split_list)] = frozenset()
     skills: Annotated[frozenset[Skill], BeforeValidator(_split_list)] = frozenset()
@@ -367,6 +368,9 @@ class Need(Located):
     id: Id
     date: dt.date
     resident: str
+    name: str = ""  # the resident's name
+    address: str = ""
+    phone: str = ""
     kind: ServiceKind
     priority: Priority = Priority.normal
     window_start: Clock
@@ -575,3 +579,23 @@ class Plan(BaseModel):
     sha256: str | None = Field(
         default=None, description="SHA-256 of the plan's canonical JSON without this field"
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# The hub
+# ---------------------------------------------------------------------------------------------
+NOBODY_HOME = (
+    "Ring the doorbell and phone the resident; wait 5 minutes; if there is no answer, report the"
+    " stop as failed (not at home) and phone the hub."
+)
+
+
+class Hub(BaseModel):
+    """The hub running the day, as printed on the run sheets: who to phone, and what to do when
+    nobody is home."""
+
+    model_config = ConfigDict(frozen=True, str_strip_whitespace=True)
+
+    name: str = "the hub"
+    phone: str = ""
+    nobody_home: str = NOBODY_HOME
