@@ -368,9 +368,6 @@ class Need(Located):
     id: Id
     date: dt.date
     resident: str
-    name: str = ""  # the resident's name
-    address: str = ""
-    phone: str = ""
     kind: ServiceKind
     priority: Priority = Priority.normal
     window_start: Clock
@@ -386,6 +383,10 @@ class Need(Located):
     site: OptionalStr = None
     postcode: OptionalStr = None
     access_notes: str = ""
+    # The resident's contact details: only on their volunteer's sheet and the coordinator's.
+    name: str = ""  # the resident's name
+    address: str = ""  # street address line
+    phone: str = ""
     # Filled by geography when the need is read; not an input column.
     ward: OptionalStr = None
 
