@@ -387,19 +387,19 @@ def _key() -> str:
         fill = "#555555" if style["filled"] else "#ffffff"
         stroke = str(style["border"] or "#555555")
         symbol = _circle_svg(fill, stroke, int(style["radius"]), int(style["weight"]))  # type: ignore[call-overload]
-        rows.append(f"<div class='kst-key-row'>{symbol}{html.escape(text)}</div>")
+        rows.append(f'<div class="kst-key-row">{symbol}{html.escape(text)}</div>')
     rows.append(
-        "<div class='kst-key-row'><svg width='16' height='16' style='vertical-align:middle;"
+        "<div class=\"kst-key-row\"><svg width='16' height='16' style='vertical-align:middle;"
         "margin-right:6px'><line x1='0' y1='8' x2='16' y2='8' stroke='#555555' stroke-width='4'/>"
         "</svg>a volunteer's route (colour per volunteer)</div>"
     )
     unserved = _circle_svg("#9e9e9e", "#000000", 6, 2, "3")
-    rows.append(f"<div class='kst-key-row'>{unserved}need not served</div>")
+    rows.append(f'<div class="kst-key-row">{unserved}need not served</div>')
     for kind, text in SITE_KEY:
-        rows.append(f"<div class='kst-key-row'>{_site_icon(SITE_LETTER[kind])}{text}</div>")
+        rows.append(f'<div class="kst-key-row">{_site_icon(SITE_LETTER[kind])}{text}</div>')
     rows.append(
-        "<div class='kst-key-row'>calls are made by phone: not on the map</div>"
-        "<div class='kst-key-row'>grey outlines: wards (2022), named</div></div>"
+        '<div class="kst-key-row">calls are made by phone: not on the map</div>'
+        '<div class="kst-key-row">grey outlines: wards (2022), named</div></div>'
     )
     return "".join(rows)
 
