@@ -172,7 +172,9 @@ def test_a_rerun_with_fewer_volunteers_leaves_no_stale_sheet(
     )
     _write(day, fewer, out)
     sheets = sorted(p.name for p in (out / "runsheets").iterdir())
-    assert sheets == ["V1.html", "all.html", "index.html"]
+    assert sheets == ["V1.html", "index.html"]
+    pack = (out / "coordinator" / "pack.html").read_text(encoding="utf-8")
+    assert 'data-volunteer="V1"' in pack and 'data-volunteer="V2"' not in pack
     assert Plan.model_validate_json((out / "plan.json").read_text(encoding="utf-8")) == fewer
     assert "plan version 2 · made " in (out / "runsheets" / "V1.html").read_text(encoding="utf-8")
     assert _leftovers(tmp_path) == []

@@ -419,7 +419,7 @@ def _legend(plan: Plan, colours: Mapping[str, str], generated: str) -> str:
         )
     served = sum(r.tasks for r in plan.routes)
     return (
-        f"<div id='kst-legend' style='{PANEL};bottom:30px;left:10px;max-height:60%;"
+        f"<div id='kst-legend' style='{PANEL};bottom:56px;left:10px;max-height:55%;"
         "max-width:300px'>"
         f"<b>Plan {html.escape(plan.date.isoformat())}</b> (v{plan.version},"
         f" made {html.escape(generated)})<br>"
@@ -503,8 +503,9 @@ document.addEventListener('DOMContentLoaded', function () {
   select.addEventListener('change', function () { KST.pick(select.value); });
 });
 """
+# A light land colour behind the map: what shows offline, where the tiles cannot load.
 LABEL_CSS = (
-    "<style>.kst-label span{display:block;transform:translate(-50%,-50%);"
+    "<style>.leaflet-container{background:#f2efe9}.kst-label span{display:block;transform:translate(-50%,-50%);"
     "white-space:nowrap;font:11px sans-serif;color:#444;text-shadow:0 0 3px #fff,0 0 3px #fff;"
     "pointer-events:none}</style>"
 )
