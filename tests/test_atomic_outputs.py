@@ -82,9 +82,9 @@ def test_outputs_are_private_whatever_the_umask(tmp_path: Path, day: Day, plan: 
         os.umask(old)
     modes = {p.relative_to(out).as_posix(): stat.S_IMODE(p.stat().st_mode) for p in out.rglob("*")}
     assert stat.S_IMODE(out.stat().st_mode) == 0o700
-    assert modes["runsheets"] == 0o700
-    files = {name: mode for name, mode in modes.items() if name != "runsheets"}
-    assert len(files) == 9 and set(files.values()) == {0o600}
+    assert modes["runsheets"] == modes["coordinator"] == 0o700
+    files = {name: mode for name, mode in modes.items() if name not in ("runsheets", "coordinator")}
+    assert len(files) == 11 and set(files.values()) == {0o600}
 
 
 # ---------------------------------------------------------------------------------------------

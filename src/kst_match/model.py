@@ -382,11 +382,11 @@ class Need(Located):
     previous_volunteer: OptionalStr = None
     site: OptionalStr = None
     postcode: OptionalStr = None
-    access_notes: str = ""
     # The resident's contact details: only on their volunteer's sheet and the coordinator's.
     name: str = ""  # the resident's name
     address: str = ""  # street address line
     phone: str = ""
+    access_notes: str = ""
     # Filled by geography when the need is read; not an input column.
     ward: OptionalStr = None
 

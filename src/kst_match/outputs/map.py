@@ -505,7 +505,8 @@ document.addEventListener('DOMContentLoaded', function () {
 """
 # A light land colour behind the map: what shows offline, where the tiles cannot load.
 LABEL_CSS = (
-    "<style>.leaflet-container{background:#f2efe9}.kst-label span{display:block;transform:translate(-50%,-50%);"
+    "<style>.leaflet-container{background:#f2efe9}"
+    ".kst-label span{display:block;transform:translate(-50%,-50%);"
     "white-space:nowrap;font:11px sans-serif;color:#444;text-shadow:0 0 3px #fff,0 0 3px #fff;"
     "pointer-events:none}</style>"
 )
