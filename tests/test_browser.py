@@ -38,6 +38,7 @@ class Planned:
     day: Day
     plan: Plan
     out: Path
+    paths: dict[str, Path]
 
 
 def contact_day() -> Day:
@@ -72,9 +73,9 @@ def planned(tmp_path_factory: pytest.TempPathFactory, chromium: str) -> Planned:
     day = contact_day()
     plan = make_plan(day, RoadEstimate(), MaxIterations(100))
     out = tmp_path_factory.mktemp("browser") / "out"
-    write_outputs(day, plan, out, hub=HUB, pdf=True)
+    paths = write_outputs(day, plan, out, hub=HUB, pdf=True)
     # The plan as published is the one the pages are checked against.
-    return Planned(day, read_plan(out / "plan.json"), out)
+    return Planned(day, read_plan(out / "plan.json"), out, paths)
 
 
 @pytest.fixture(scope="module")
@@ -270,6 +271,7 @@ def test_run_sheet_pdf_has_the_stops_in_order_the_pickup_total_and_the_phone(
 
 def test_every_volunteer_gets_a_pdf_linked_from_the_index(planned: Planned) -> None:
     folder = planned.out / "runsheets"
+    assert planned.paths["pdfs"] == folder
     pdfs = sorted(p.stem for p in folder.glob("*.pdf"))
     assert pdfs == sorted(r.volunteer for r in planned.plan.routes)
     index = (folder / "index.html").read_text(encoding="utf-8")

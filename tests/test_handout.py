@@ -388,3 +388,25 @@ def test_neighbouring_routes_never_share_a_colour_while_the_palette_lasts(plan: 
     crowd = [_route(f"C{i:02d}", -0.30 + 0.0001 * i, 51.40) for i in range(20)]
     crowded = list(route_colours(plan.model_copy(update={"routes": crowd})).values())
     assert set(crowded) == set(PALETTE) and max(crowded.count(c) for c in PALETTE) == 2
+
+
+def test_a_volunteers_own_phone_is_on_their_sheet_and_the_pack_only(out: Path) -> None:
+    phone = "07700 900999"  # V3's
+    assert phone in _text(out / "runsheets" / "V3.html")
+    assert phone in _text(out / "coordinator" / "pack.html")
+    for name in ("V1.html", "V2.html", "index.html"):
+        assert phone not in _text(out / "runsheets" / name)
+    assert phone not in _text(out / "map.html") and phone not in _text(out / "routes.geojson")
+
+
+def test_no_pdfs_and_a_warning_when_there_is_no_chromium(
+    tmp_path: Path, day: Day, plan: Plan, monkeypatch: pytest.MonkeyPatch, caplog: Any
+) -> None:
+    monkeypatch.delenv("CHROMIUM", raising=False)
+    monkeypatch.setenv("PATH", str(tmp_path))  # a PATH with no browser on it
+    with caplog.at_level("WARNING", logger="kst_match.outputs"):
+        paths = write_outputs(day, plan, tmp_path / "out", areas=FakeAreas(), pdf=True)
+    assert "pdfs" not in paths
+    assert list((tmp_path / "out" / "runsheets").glob("*.pdf")) == []
+    assert "no PDF run sheets: no Chromium binary found" in caplog.text
+    assert (tmp_path / "out" / "runsheets" / "V1.html").is_file()

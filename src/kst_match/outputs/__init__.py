@@ -72,9 +72,9 @@ def write_outputs(
 
     Names: ``plan``, ``geojson``, ``map``, ``runsheets`` (the volunteers' index page),
     ``pack`` (the coordinator's pack), ``unserved_html``, ``unserved_csv``, ``kpis_json``,
-    ``kpis_md``; ``map_png`` when ``screenshot`` is asked for, and ``pdf:<volunteer>`` for each
-    volunteer's PDF when ``pdf`` is, each only when a Chromium binary is found (else a warning
-    is logged). ``hub`` is printed on the run sheets (default: ``Hub()``, no phone).
+    ``kpis_md``; ``map_png`` when ``screenshot`` is asked for, and ``pdfs`` (the run sheets'
+    folder, a PDF beside each page) when ``pdf`` is, each only when a Chromium binary is found
+    (else a warning is logged). ``hub`` is printed on the run sheets (default: ``Hub()``, no phone).
     ``areas`` gives the map its wards (default: the bundled 2022 wards); ``tiles`` adds the
     OpenStreetMap background, which shows only where there is a network;
     ``generated`` is the time of generation shown on the run sheets, map and KPIs (default:
@@ -143,7 +143,8 @@ def _write_all(day: Day, plan: Plan, out: Path, options: _Options) -> dict[str, 
         "kpis_json": kpis_json,
         "kpis_md": kpis_md,
     }
-    paths.update({f"pdf:{volunteer}": path for volunteer, path in sheets.pdfs.items()})
+    if sheets.pdfs:  # one PDF beside each volunteer's page
+        paths["pdfs"] = sheets.index.parent
     chromium = _chromium(options.screenshot, "map screenshot")
     if chromium is not None:
         from kst_match.outputs import browser

@@ -109,6 +109,7 @@ class Sheet:
     rows: list[SheetRow]
     filename: str
     calls_only: bool = False
+    phone: str = ""  # the volunteer's own
     calls: list[CallRow] = field(default_factory=list)
     home_stops: int = 0
 
@@ -312,6 +313,7 @@ def build_sheet(day: Day, route: Route, filename: str = "") -> Sheet:
     return Sheet(
         volunteer=route.volunteer,
         name=volunteer.name if volunteer else "",
+        phone=volunteer.phone if volunteer else "",
         partner=partner,
         transport=str(route.transport),
         shift=(
