@@ -82,9 +82,9 @@ def test_outputs_are_private_whatever_the_umask(tmp_path: Path, day: Day, plan: 
         os.umask(old)
     modes = {p.relative_to(out).as_posix(): stat.S_IMODE(p.stat().st_mode) for p in out.rglob("*")}
     assert stat.S_IMODE(out.stat().st_mode) == 0o700
-    assert modes["runsheets"] == 0o700
-    files = {name: mode for name, mode in modes.items() if name != "runsheets"}
-    assert len(files) == 9 and set(files.values()) == {0o600}
+    assert modes["runsheets"] == modes["coordinator"] == 0o700
+    files = {name: mode for name, mode in modes.items() if name not in ("runsheets", "coordinator")}
+    assert len(files) == 11 and set(files.values()) == {0o600}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -172,7 +172,9 @@ def test_a_rerun_with_fewer_volunteers_leaves_no_stale_sheet(
     )
     _write(day, fewer, out)
     sheets = sorted(p.name for p in (out / "runsheets").iterdir())
-    assert sheets == ["V1.html", "all.html", "index.html"]
+    assert sheets == ["V1.html", "index.html"]
+    pack = (out / "coordinator" / "pack.html").read_text(encoding="utf-8")
+    assert 'data-volunteer="V1"' in pack and 'data-volunteer="V2"' not in pack
     assert Plan.model_validate_json((out / "plan.json").read_text(encoding="utf-8")) == fewer
     assert "plan version 2 · made " in (out / "runsheets" / "V1.html").read_text(encoding="utf-8")
     assert _leftovers(tmp_path) == []

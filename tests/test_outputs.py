@@ -341,8 +341,13 @@ def test_geojson_stop_points_in_order_with_minimal_personal_data(day: Day, plan:
     v1 = [f for f in points if f["properties"]["volunteer"] == "V1"]
     assert [f["properties"]["order"] for f in v1] == [0, 1, 2, 3, 4]
     assert [f["properties"]["kind"] for f in v1] == ["start", "collect", "deliver", "call", "end"]
-    assert [f["geometry"]["coordinates"] for f in v1] == [
-        list(p) for p in (V1_HOME, FOOD_BANK, R101, R101, V1_HOME)
+    # The call has no place: it is made by phone, not from R101's door where V1 happens to be.
+    assert [f["geometry"] and f["geometry"]["coordinates"] for f in v1] == [
+        list(V1_HOME),
+        list(FOOD_BANK),
+        list(R101),
+        None,
+        list(V1_HOME),
     ]
     deliver = v1[2]["properties"]
     assert (deliver["need"], deliver["resident"], deliver["postcode"]) == ("N1", "R-101", "KT2 5PE")
@@ -411,7 +416,7 @@ def test_run_sheet_file_names_are_safe_and_unique(tmp_path: Path, day: Day, plan
 
 
 def test_all_sheets_print_one_volunteer_per_page(out: Path, day: Day, plan: Plan) -> None:
-    page = (out / "runsheets" / "all.html").read_text()
+    page = (out / "coordinator" / "pack.html").read_text()
     assert page.count('<section class="sheet"') == 2
     assert ".sheet + .sheet { break-before: page;" in page
     assert build_sheet(day, plan.routes[0]).travel_min == 35
@@ -464,6 +469,9 @@ def test_kpis_render_for_the_terminal(plan: Plan) -> None:
 def test_write_outputs_writes_every_file(out: Path) -> None:
     names = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
     assert [n for n in names if not n.endswith(".png")] == [
+        "coordinator/pack.html",
+        "coordinator/unserved.csv",
+        "coordinator/unserved.html",
         "kpis.json",
         "kpis.md",
         "map.html",
@@ -471,7 +479,6 @@ def test_write_outputs_writes_every_file(out: Path) -> None:
         "routes.geojson",
         "runsheets/V1.html",
         "runsheets/V2.html",
-        "runsheets/all.html",
         "runsheets/index.html",
     ]
 
@@ -520,7 +527,8 @@ def _classes(dom: str, name: str) -> int:
 def test_map_renders_routes_in_headless_chromium(out: Path, chromium: str, plan: Plan) -> None:
     dom = dump_dom(out / "map.html", chromium=chromium)
     assert _classes(dom, "kst-route") == len(plan.routes) == 2
-    assert _classes(dom, "kst-stop") == sum(len(r.stops) for r in plan.routes) == 8
+    # Every stop but the call, which is made by phone and has no place.
+    assert _classes(dom, "kst-stop") == sum(len(r.stops) for r in plan.routes) - 1 == 7
     assert _classes(dom, "kst-unserved") == 1
     assert _classes(dom, "kst-ward") == 2
     assert len(re.findall(r'<path[^>]*class="[^"]*leaflet-interactive', dom)) >= 2

@@ -11,8 +11,10 @@ and phone numbers are checked against their formats when read, so they carry non
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import html
+import io
 import json
 import os
 import re
@@ -54,6 +56,7 @@ PAYLOADS = (
     "{{ ''.__class__.__mro__[1].__subclasses__() }}",
 )
 BAD_PRIORITY = "[/yellow][link=http://x]y[/link]"
+HUB_PAYLOAD = "{{ 7*7 }} <script>alert(1)</script> [bold]"
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)")
 
 
@@ -133,6 +136,7 @@ def payload_day() -> Day:
             update={
                 "id": vols[v.id],
                 "name": f"{v.name or 'Volunteer'} {_payload(i + 6)}",
+                "phone": f"VPHONE-{i:03d} {_payload(i + 11)}",
                 "partner": partners[v.partner],
                 "shared_with": frozenset(partners[p] for p in v.shared_with),
             }
@@ -147,6 +151,10 @@ def payload_day() -> Day:
                 "name": f"{n.name} {_payload(i + 9)}".strip(),
                 "address": f"{n.address} {_payload(i + 4)}".strip(),
                 "access_notes": f"{n.access_notes} {_payload(i + 10)}".strip(),
+                # Fixed-width tokens: no value is part of another.
+                "name": f"NAME-{i:03d} {_payload(i + 12)}",
+                "address": f"ADDRESS-{i:03d} High Street {_payload(i + 13)}",
+                "phone": f"PHONE-{i:03d} {_payload(i + 14)}",
                 "site": sites[n.site] if n.site else None,
                 "previous_volunteer": vols.get(n.previous_volunteer or ""),
             }
@@ -212,7 +220,8 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Run:
         f.write(f"-0.30,51.41,NBAD,{day.date},RBAD,wellbeing_check,{BAD_PRIORITY},10:00,12:00\n")
     out = root / "out"
     before = _snapshot(root, out)
-    plan = _cli(["plan", "--data", str(data), "--out", str(out), "--iterations", "50"], root)
+    hub = ["--hub-name", f"Hub {HUB_PAYLOAD}", "--hub-phone", f"020 {HUB_PAYLOAD}"]
+    plan = _cli(["plan", "--data", str(data), "--out", str(out), "--iterations", "50", *hub], root)
     check = _cli(["data", "check", str(data)], root)
     return Run(root, data, out, canary, day, before, plan, check)
 
@@ -241,6 +250,10 @@ def _every_field_meets_every_payload(day: Day) -> None:
         "need.name": [n.name for n in day.needs],
         "need.address": [n.address for n in day.needs],
         "need.access_notes": [n.access_notes for n in day.needs],
+        "need.name": [n.name for n in day.needs],
+        "need.address": [n.address for n in day.needs],
+        "need.phone": [n.phone for n in day.needs],
+        "volunteer.phone": [v.phone for v in day.volunteers],
     }
     for name, values in fields.items():
         for payload in ID_PAYLOADS if name.endswith(".id") else PAYLOADS:
@@ -285,9 +298,15 @@ def test_nothing_outside_the_output_folder_changes(run: Run) -> None:
 # ---------------------------------------------------------------------------------------------
 # The files
 # ---------------------------------------------------------------------------------------------
-def _served(run: Run) -> list[Need]:
+def _served(run: Run, *, calls: bool = True) -> list[Need]:
+    """The needs of the plan's stops (``calls=False``: but calls, which the map leaves out)."""
     plan = run.result()
-    return [run.day.need(s.need) for r in plan.routes for s in r.stops if s.need is not None]
+    return [
+        run.day.need(s.need)
+        for r in plan.routes
+        for s in r.stops
+        if s.need is not None and (calls or s.kind.value != "call")
+    ]
 
 
 def _no_live_markup(page: str) -> None:
@@ -319,9 +338,13 @@ def test_map_shows_the_text_literally(run: Run) -> None:
     _no_live_markup(page)
     texts = "\n".join(_map_texts(page))
     plan = run.result()
-    for need in _served(run):
+    for need in _served(run, calls=False):
         for value in (need.id, need.resident, need.postcode):
             assert value in texts, value
+    # Residents' contact details are never on the map, in any form.
+    shown = html.unescape(page) + texts
+    for need in run.day.needs:
+        assert need.name not in shown and need.address not in shown and need.phone not in shown
     for site in run.day.sites:
         assert site.name in texts
     legend = html.unescape(page[page.index("id='kst-legend'") :])
@@ -334,28 +357,65 @@ def test_run_sheets_show_the_text_literally(run: Run) -> None:
     plan = run.result()
     folder = run.out / "runsheets"
     pages = {p.name: p.read_text(encoding="utf-8") for p in folder.glob("*.html")}
-    for page in pages.values():
+    pack = (run.out / "coordinator" / "pack.html").read_text(encoding="utf-8")
+    for page in [*pages.values(), pack]:
         _no_live_markup(page)
         assert f"plan version {plan.version} · made " in page
-    text = html.unescape(pages["all.html"])
     index = html.unescape(pages["index.html"])
+    assert f"Hub {HUB_PAYLOAD} · 020 {HUB_PAYLOAD}" in index
+    sheets = {
+        r.volunteer: html.unescape(pages[_sheet_name(pages, r.volunteer)]) for r in plan.routes
+    }
+    for text in [*sheets.values(), html.unescape(pack)]:
+        assert f"Hub: Hub {HUB_PAYLOAD}" in re.sub("</?b>", "", text)
+        assert f'phone <b class="hub-phone">020 {HUB_PAYLOAD}</b>' in text
+    text = html.unescape(pack)
     for route in plan.routes:
         volunteer = run.day.volunteer(route.volunteer)
         assert volunteer.id in text and volunteer.name in text and volunteer.id in index
         assert run.day.partner(volunteer.partner).name in text
-    for route in plan.routes:
+        own = sheets[route.volunteer]
         for stop in route.stops:
             if stop.need is None:
                 continue
             need = run.day.need(stop.need)
-            assert need.id in text and need.resident in text
-            if stop.kind.value != "call":  # a call shows no address
-                assert (need.postcode or "") in text
-            if stop.kind.value in ("deliver", "visit"):
-                assert need.access_notes in text
-            if stop.kind.value == "collect":
-                assert run.day.site(need.site or "").name in text
-    assert len(pages) == len(plan.routes) + 2
+            for page in (text, own):
+                assert need.id in page and need.resident in page
+                assert need.name in page and need.phone in page
+                if stop.kind.value != "call":  # a call shows no address
+                    assert (need.postcode or "") in page and need.address in page
+                if stop.kind.value in ("deliver", "visit"):
+                    assert need.access_notes in page
+                if stop.kind.value == "collect":
+                    assert run.day.site(need.site or "").name in page
+    assert len(pages) == len(plan.routes) + 1
+
+
+def _sheet_name(pages: dict[str, str], volunteer: str) -> str:
+    """The file of ``volunteer``'s sheet, found by its ``data-volunteer`` attribute."""
+    mark = f'data-volunteer="{volunteer}"'
+    (name,) = [n for n, page in pages.items() if mark in html.unescape(page)]
+    return name
+
+
+def test_unserved_list_shows_the_text_literally(run: Run) -> None:
+    plan = run.result()
+    page = (run.out / "coordinator" / "unserved.html").read_text(encoding="utf-8")
+    _no_live_markup(page)
+    text = html.unescape(page)
+    rows = list(csv.DictReader(io.StringIO((run.out / "coordinator" / "unserved.csv").read_text())))
+    assert len(rows) == len(plan.unserved) + len(plan.rejected) >= 1
+    for item in plan.unserved:
+        need = run.day.need(item.need)
+        for value in (need.id, need.name, need.address, need.phone):
+            assert value in text
+    by_id = {r["need"]: r for r in rows}
+    for item in plan.unserved:
+        need = run.day.need(item.need)
+        row = by_id[need.id]
+        # Cells that a spreadsheet would read as a formula start with a quote; none here does.
+        assert (row["name"], row["address"], row["phone"]) == (need.name, need.address, need.phone)
+    assert BAD_PRIORITY in text  # the rejected row's reason quotes the value
 
 
 def test_kpis_show_the_ids_literally(run: Run) -> None:
@@ -443,7 +503,7 @@ def test_nothing_runs_when_the_map_is_opened(run: Run, chromium: str, tmp_path: 
     seen = browse(page, tmp_path, chromium, opener)
     assert seen["calls"] == []
     texts = "\n".join(seen["texts"])
-    for need in _served(run):
+    for need in _served(run, calls=False):
         assert need.resident in texts and (need.postcode or "") in texts
     for route in run.result().routes:
         assert route.volunteer in texts and route.volunteer in seen["body"]  # legend
@@ -452,14 +512,19 @@ def test_nothing_runs_when_the_map_is_opened(run: Run, chromium: str, tmp_path: 
 def test_nothing_runs_when_the_run_sheets_are_opened(
     run: Run, chromium: str, tmp_path: Path
 ) -> None:
-    for name in ("all.html", "index.html"):
-        seen = browse(run.out / "runsheets" / name, tmp_path, chromium)
-        assert seen["calls"] == [], name
+    pack = run.out / "coordinator" / "pack.html"
+    for page in (pack, run.out / "runsheets" / "index.html"):
+        seen = browse(page, tmp_path, chromium)
+        assert seen["calls"] == [], page.name
         for route in run.result().routes:
             assert route.volunteer in seen["body"]
-    seen = browse(run.out / "runsheets" / "all.html", tmp_path, chromium)
+    seen = browse(pack, tmp_path, chromium)
     for need in _served(run):
-        assert need.resident in seen["body"]
+        assert need.resident in seen["body"] and need.name in seen["body"]
+    seen = browse(run.out / "coordinator" / "unserved.html", tmp_path, chromium)
+    assert seen["calls"] == []
+    for item in run.result().unserved:
+        assert run.day.need(item.need).phone in seen["body"]
 
 
 def test_the_browser_check_sees_a_script_that_runs(run: Run, chromium: str, tmp_path: Path) -> None:

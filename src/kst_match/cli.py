@@ -139,6 +139,8 @@ def _finish(
     out: Path,
     absent: frozenset[str] = frozenset(),
     now: int | None = None,
+    hub: object | None = None,
+    pdf: bool = False,
 ) -> None:
     """Check the plan independently (a re-plan with who dropped out and when it was made);
     publish its outputs if it passes, else only a report of its violations (beside ``out``,
@@ -164,7 +166,14 @@ def _finish(
                 generated=generated,
             )
         else:
-            written = write_outputs(day, plan, out, generated=generated)  # type: ignore[arg-type]
+            written = write_outputs(
+                day,  # type: ignore[arg-type]
+                plan,  # type: ignore[arg-type]
+                out,
+                generated=generated,
+                hub=hub,  # type: ignore[arg-type]
+                pdf=pdf,
+            )
     except OutputError as exc:
         Console(stderr=True).print(Text.assemble(("Outputs not written: ", "red"), str(exc)))
         raise typer.Exit(1) from exc
@@ -218,6 +227,16 @@ def plan_day(
     network: Annotated[
         Path | None, typer.Option(help="Street network (.osm, .osm.pbf or .graphml).")
     ] = None,
+    hub_name: Annotated[
+        str, typer.Option(help="The hub's name, printed on every run sheet.")
+    ] = "the hub",
+    hub_phone: Annotated[
+        str, typer.Option(help="The hub's phone number, printed on every run sheet.")
+    ] = "",
+    pdf: Annotated[
+        bool,
+        typer.Option("--pdf", help="Also print each run sheet to PDF (needs Debian's chromium)."),
+    ] = False,
 ) -> None:
     """Plan a day: assign and route every need, explain the rest, write outputs, print KPIs."""
     from rich.console import Console
@@ -241,8 +260,15 @@ def plan_day(
         )
     plan = attach_rejected(plan, report)  # type: ignore[arg-type]
     stamp(plan, data or DEFAULT_DAY_DIR)  # bind the plan to its inputs (after the last change)
-    _finish(day, plan, travel, out)
+    _finish(day, plan, travel, out, hub=_hub(hub_name, hub_phone), pdf=pdf)
     _warn_if_starved(plan)
+
+
+def _hub(name: str, phone: str) -> object:
+    """The hub as printed on the run sheets."""
+    from kst_match.model import Hub
+
+    return Hub(name=name, phone=phone)
 
 
 def _stopping_rule(time_limit: float, iterations: int | None) -> object:
@@ -329,6 +355,16 @@ def replan_day(
     ] = None,
     out: Annotated[Path, typer.Option(help="Folder for the new plan.")] = Path("out/replan"),
     network: Annotated[Path | None, typer.Option(help="Street network file.")] = None,
+    hub_name: Annotated[
+        str, typer.Option(help="The hub's name, printed on every run sheet.")
+    ] = "the hub",
+    hub_phone: Annotated[
+        str, typer.Option(help="The hub's phone number, printed on every run sheet.")
+    ] = "",
+    pdf: Annotated[
+        bool,
+        typer.Option("--pdf", help="Also print each run sheet to PDF (needs Debian's chromium)."),
+    ] = False,
 ) -> None:
     """Plan the rest of the day: done stops stay, failed and orphaned needs are placed again.
 
@@ -397,7 +433,14 @@ def replan_day(
     read = [(NEW_NEEDS, p) for p in [*earlier, *([new_needs] if new_needs else [])]]
     stamp(plan, folder, [*read, ("plan", plan_file.resolve()), ("events", events.resolve())])
     _finish(
-        _with_new_needs(day, happened.new_needs), plan, travel, out, happened.dropped, happened.now
+        _with_new_needs(day, happened.new_needs),
+        plan,
+        travel,
+        out,
+        happened.dropped,
+        happened.now,
+        hub=_hub(hub_name, hub_phone),
+        pdf=pdf,
     )
     _warn_if_starved(plan)
 

@@ -679,3 +679,23 @@ class Plan(BaseModel):
     sha256: str | None = Field(
         default=None, description="SHA-256 of the plan's canonical JSON without this field"
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# The hub
+# ---------------------------------------------------------------------------------------------
+NOBODY_HOME = (
+    "Ring the doorbell and phone the resident; wait 5 minutes; if there is no answer, report the"
+    " stop as failed (not at home) and phone the hub."
+)
+
+
+class Hub(BaseModel):
+    """The hub running the day, as printed on the run sheets: who to phone, and what to do when
+    nobody is home."""
+
+    model_config = ConfigDict(frozen=True, str_strip_whitespace=True)
+
+    name: str = "the hub"
+    phone: str = ""
+    nobody_home: str = NOBODY_HOME

@@ -9,31 +9,71 @@ from kst_match.model import Day, Need, Plan, Route, ServiceKind, Site, Stop
 
 LonLat = tuple[float, float]
 
-# A qualitative palette (d3's category10 and category20c's darker tones), cycled over routes in
-# the plan's order. Greys are left out: the map uses them for wards and unserved needs.
+# A qualitative palette: Kelly's colours of maximum contrast, without white, black and grey (the
+# map uses greys for wards and unserved needs) and without the paler yellows and buff that
+# vanish on a light map.
 PALETTE: tuple[str, ...] = (
-    "#1f77b4",
-    "#d62728",
-    "#2ca02c",
-    "#ff7f0e",
-    "#9467bd",
-    "#8c564b",
-    "#e377c2",
-    "#17becf",
-    "#bcbd22",
-    "#393b79",
-    "#637939",
-    "#843c39",
-    "#7b4173",
-    "#3182bd",
-    "#e6550d",
-    "#31a354",
+    "#0067a5",  # strong blue
+    "#be0032",  # vivid red
+    "#008856",  # vivid green
+    "#f38400",  # vivid orange
+    "#875692",  # strong purple
+    "#882d17",  # reddish brown
+    "#e68fac",  # purplish pink
+    "#2b3d26",  # olive green
+    "#a1caf1",  # very light blue
+    "#604e97",  # violet
+    "#8db600",  # yellow green
+    "#b3446c",  # purplish red
+    "#654522",  # yellowish brown
+    "#e25822",  # reddish orange
+    "#f99379",  # yellowish pink
+    "#f6a600",  # orange yellow
 )
+# Routes whose extents come within this of each other (degrees, about 500 m) are neighbours
+# and get different colours where the palette allows.
+NEIGHBOUR_DEG = 0.005
+
+
+def _extent(route: Route) -> tuple[float, float, float, float]:
+    """The route's stops' bounding box (min lon, min lat, max lon, max lat), padded by half the
+    neighbour distance."""
+    lons = [s.lon for s in route.stops] or [0.0]
+    lats = [s.lat for s in route.stops] or [0.0]
+    pad = NEIGHBOUR_DEG / 2
+    return min(lons) - pad, min(lats) - pad, max(lons) + pad, max(lats) + pad
+
+
+def neighbours(plan: Plan) -> dict[str, set[str]]:
+    """Volunteer id to the volunteers whose routes' padded extents overlap theirs."""
+    boxes = {r.volunteer: _extent(r) for r in plan.routes}
+    found: dict[str, set[str]] = {v: set() for v in boxes}
+    for (a, ba), (b, bb) in itertools.combinations(boxes.items(), 2):
+        if ba[0] <= bb[2] and bb[0] <= ba[2] and ba[1] <= bb[3] and bb[1] <= ba[3]:
+            found[a].add(b)
+            found[b].add(a)
+    return found
 
 
 def route_colours(plan: Plan) -> dict[str, str]:
-    """Volunteer id to a hex colour, stable for a given plan (the order of its routes)."""
-    return {route.volunteer: PALETTE[i % len(PALETTE)] for i, route in enumerate(plan.routes)}
+    """Volunteer id to a hex colour from ``PALETTE``, stable for a given plan.
+
+    Neighbouring routes (see :func:`neighbours`) get different colours: routes are coloured
+    greedily, most neighbours first, each taking the colour no neighbour has that is least used
+    so far; when all are taken (more neighbours than colours), the one fewest neighbours have.
+    """
+    near = neighbours(plan)
+    order = sorted(near, key=lambda v: (-len(near[v]), v))
+    colours: dict[str, str] = {}
+    uses = dict.fromkeys(PALETTE, 0)
+    for volunteer in order:
+        used = [colours[n] for n in near[volunteer] if n in colours]
+        free = [c for c in PALETTE if c not in used]
+        # Among the free colours, the one least used so far: colours spread over the map.
+        colour = min(free, key=uses.__getitem__) if free else min(PALETTE, key=used.count)
+        colours[volunteer] = colour
+        uses[colour] += 1
+    return {r.volunteer: colours[r.volunteer] for r in plan.routes}
 
 
 def leg_lines(route: Route) -> list[list[LonLat]]:

@@ -1,5 +1,5 @@
 """Headless Chromium for looking at the outputs as a person would: the rendered DOM of a page
-after its scripts ran, and screenshots (PNG).
+after its scripts ran, screenshots (PNG) and printing to PDF.
 
 Chromium is Debian's ``chromium`` package (not a browser downloaded at run time). Pages are
 loaded from ``file://`` with background networking off; a page that asks the network for
@@ -80,3 +80,14 @@ def screenshot(
     if not png.exists():
         raise RuntimeError(f"chromium wrote no screenshot to {png}")
     return png
+
+
+def print_pdf(page: str | Path, pdf: str | Path, *, chromium: str | None = None) -> Path:
+    """Print ``page`` to ``pdf`` as Chromium prints it (A4 from the page's print CSS, no header
+    or footer of the browser's own); returns the PDF's path."""
+    pdf = Path(pdf).resolve()
+    pdf.parent.mkdir(parents=True, exist_ok=True)
+    _run(Path(page), [f"--print-to-pdf={pdf}", "--no-pdf-header-footer"], chromium)
+    if not pdf.exists():
+        raise RuntimeError(f"chromium wrote no PDF to {pdf}")
+    return pdf

@@ -2,8 +2,10 @@
 
 One line feature per route (``LineString``, or ``MultiLineString`` where the planner's legs do
 not join end to start), along the streets when the plan was made on a street network and
-straight legs otherwise, then one ``Point`` per stop in visiting order. Personal data is kept to
-a minimum: a resident appears by pseudonymous id and postcode only, a volunteer by id only.
+straight legs otherwise, then one ``Point`` per stop in visiting order (a call's geometry is
+null: it is made by phone, from no place of its own). Personal data is kept to a minimum: a
+resident appears by pseudonymous id and postcode only (never a name, phone or address), a
+volunteer by id only.
 
 Route properties: ``feature`` ("route"), ``volunteer``, ``partner``, ``transport``, ``tasks``
 (stops that serve a resident), ``needs`` (need ids in order), ``travel_s`` (seconds),
@@ -67,9 +69,16 @@ def stop_feature(day: Day, route: Route, order: int, stop: Stop, colour: str) ->
     """The point feature of one stop (``order`` 0 is leaving home)."""
     need = stop_need(day, stop)
     site = stop_site(day, stop) if stop.kind == StopKind.collect else None
+    # A call is made by phone, wherever the volunteer happens to be (often the last resident's
+    # door): it has no place of its own, so no geometry (RFC 7946 allows null).
+    geometry = (
+        None
+        if stop.kind == StopKind.call
+        else {"type": "Point", "coordinates": [stop.lon, stop.lat]}
+    )
     return {
         "type": "Feature",
-        "geometry": {"type": "Point", "coordinates": [stop.lon, stop.lat]},
+        "geometry": geometry,
         "properties": {
             "feature": "stop",
             "volunteer": route.volunteer,

@@ -30,6 +30,7 @@ from kst_match.model import (
     REASON_TEXT,
     Day,
     Plan,
+    Reason,
     Route,
     SiteKind,
     Stop,
@@ -69,7 +70,6 @@ SITE_LETTER: dict[SiteKind, str] = {
 # Ward outlines are simplified to about 10 m (in degrees) to keep the page small.
 WARD_SIMPLIFY_DEG = 0.0001
 KINGSTON_CENTRE = (51.4085, -0.3064)  # lat, lon: Kingston town centre
-LEGEND_MAX_ROWS = 20
 
 
 # ---------------------------------------------------------------------------------------------
@@ -202,6 +202,19 @@ def _default_areas() -> object | None:
         return None
 
 
+def resolve_areas(areas: object | None) -> object | None:
+    """``areas`` as given, else the bundled areas (None, with a warning, if they cannot load)."""
+    return areas if areas is not None else _default_areas()
+
+
+def ward_name_lookup(areas: object) -> Callable[[str], str | None]:
+    """Ward code to name, as the map shows them."""
+    names = {
+        f["properties"]["code"]: f["properties"]["name"] for f in ward_collection(areas)["features"]
+    }
+    return names.get
+
+
 def _ward_names(areas: object) -> Callable[[str], str | None]:
     """A lookup from ward code to name, from whichever form the areas object offers."""
     for attr in ("ward_names", "names", "wards"):
@@ -323,27 +336,180 @@ def _stop_popup(day: Day, route: Route, order: int, stop: Stop) -> str:
 # ---------------------------------------------------------------------------------------------
 # The map
 # ---------------------------------------------------------------------------------------------
+STOP_STYLES: dict[StopKind, dict[str, object]] = {
+    # radius (px), border weight, filled with the route's colour or white, border colour
+    StopKind.start: {"radius": 4, "weight": 2, "filled": False, "border": None},
+    StopKind.end: {"radius": 4, "weight": 2, "filled": False, "border": None},
+    StopKind.collect: {"radius": 6, "weight": 3, "filled": False, "border": None},
+    StopKind.deliver: {"radius": 6, "weight": 2, "filled": True, "border": None},
+    StopKind.visit: {"radius": 6, "weight": 2, "filled": True, "border": "#000000"},
+}
+STOP_KEY: tuple[tuple[StopKind, str], ...] = (
+    (StopKind.start, "home (leave and come back)"),
+    (StopKind.collect, "collect at a site"),
+    (StopKind.deliver, "deliver to a resident"),
+    (StopKind.visit, "visit a resident"),
+)
+SITE_KEY: tuple[tuple[SiteKind, str], ...] = (
+    (SiteKind.food_bank, "food bank"),
+    (SiteKind.pharmacy, "pharmacy"),
+    (SiteKind.supermarket, "supermarket"),
+    (SiteKind.community_centre, "community centre"),
+)
+PANEL = (
+    "position:fixed;z-index:1000;background:rgba(255,255,255,.94);padding:8px 10px;"
+    "border-radius:4px;font:12px sans-serif;box-shadow:0 1px 4px rgba(0,0,0,.3);overflow:auto"
+)
+
+
+def _circle_svg(fill: str, stroke: str, radius: int, weight: int, dash: str = "") -> str:
+    dashing = f" stroke-dasharray='{dash}'" if dash else ""
+    return (
+        "<svg width='16' height='16' style='vertical-align:middle;margin-right:6px'>"
+        f"<circle cx='8' cy='8' r='{radius}' fill='{fill}' stroke='{stroke}'"
+        f" stroke-width='{weight}'{dashing}/></svg>"
+    )
+
+
+def _site_icon(letter: str) -> str:
+    return (
+        "<span style='display:inline-block;width:14px;height:14px;background:#222;color:#fff;"
+        "font:bold 10px/14px sans-serif;text-align:center;margin-right:6px;vertical-align:middle'>"
+        f"{html.escape(letter)}</span>"
+    )
+
+
+def _key() -> str:
+    """The key to every symbol on the map."""
+    rows = ["<div id='kst-key'><b>Key</b>"]
+    for kind, text in STOP_KEY:
+        style = STOP_STYLES[kind]
+        fill = "#555555" if style["filled"] else "#ffffff"
+        stroke = str(style["border"] or "#555555")
+        symbol = _circle_svg(fill, stroke, int(style["radius"]), int(style["weight"]))  # type: ignore[call-overload]
+        rows.append(f'<div class="kst-key-row">{symbol}{html.escape(text)}</div>')
+    rows.append(
+        "<div class=\"kst-key-row\"><svg width='16' height='16' style='vertical-align:middle;"
+        "margin-right:6px'><line x1='0' y1='8' x2='16' y2='8' stroke='#555555' stroke-width='4'/>"
+        "</svg>a volunteer's route (colour per volunteer)</div>"
+    )
+    unserved = _circle_svg("#9e9e9e", "#000000", 6, 2, "3")
+    rows.append(f'<div class="kst-key-row">{unserved}need not served</div>')
+    for kind, text in SITE_KEY:
+        rows.append(f'<div class="kst-key-row">{_site_icon(SITE_LETTER[kind])}{text}</div>')
+    rows.append(
+        '<div class="kst-key-row">calls are made by phone: not on the map</div>'
+        '<div class="kst-key-row">grey outlines: wards (2022), named</div></div>'
+    )
+    return "".join(rows)
+
+
 def _legend(plan: Plan, colours: Mapping[str, str], generated: str) -> str:
+    """The plan's title, the volunteer picker, the key, and every volunteer's colour."""
+    options = ["<option value=''>All volunteers</option>"]
     rows = []
-    for route in plan.routes[:LEGEND_MAX_ROWS]:
-        colour = colours[route.volunteer]
+    for route in plan.routes:
+        v = html.escape(route.volunteer)
+        tasks = f"{route.tasks} task{'s' if route.tasks != 1 else ''}"
+        options.append(f'<option value="{v}">{v} · {tasks}</option>')
         rows.append(
-            f"<div><span style='display:inline-block;width:18px;height:4px;background:{colour};"
-            f"vertical-align:middle;margin-right:6px'></span>{html.escape(route.volunteer)}"
-            f" · {route.tasks} task{'s' if route.tasks != 1 else ''}</div>"
+            f"<div class='kst-volunteer'><span style='display:inline-block;width:18px;height:4px;"
+            f"background:{colours[route.volunteer]};vertical-align:middle;margin-right:6px'>"
+            f"</span>{v} · {tasks}</div>"
         )
-    if len(plan.routes) > LEGEND_MAX_ROWS:
-        rows.append(f"<div>… and {len(plan.routes) - LEGEND_MAX_ROWS} more</div>")
     served = sum(r.tasks for r in plan.routes)
     return (
-        "<div id='kst-legend' style='position:fixed;bottom:56px;left:10px;z-index:1000;"
-        "background:rgba(255,255,255,.92);padding:8px 10px;border-radius:4px;font:12px sans-serif;"
-        "box-shadow:0 1px 4px rgba(0,0,0,.3);max-height:45%;overflow:auto'>"
+        f"<div id='kst-legend' style='{PANEL};bottom:56px;left:10px;max-height:55%;"
+        "max-width:300px'>"
         f"<b>Plan {html.escape(plan.date.isoformat())}</b> (v{plan.version},"
         f" made {html.escape(generated)})<br>"
         f"{served} served · {len(plan.unserved)} unserved · "
-        f"{html.escape(plan.travel_model)}<hr style='margin:4px 0'>{''.join(rows)}</div>"
+        f"{html.escape(plan.travel_model)}<hr style='margin:4px 0'>"
+        "<label for='kst-picker'>Show</label> "
+        f"<select id='kst-picker' style='max-width:200px'>{''.join(options)}</select>"
+        f"<hr style='margin:4px 0'>{_key()}<hr style='margin:4px 0'>"
+        f"<div id='kst-volunteers'>{''.join(rows)}</div></div>"
     )
+
+
+def _unserved_panel(day: Day, plan: Plan) -> str:
+    """The needs left unserved, by reason: counts and need ids only (no personal data)."""
+    by_reason: dict[str, list[str]] = {}
+    for item in plan.unserved:
+        by_reason.setdefault(str(item.reason), []).append(item.need)
+    parts = [
+        f"<details id='kst-unserved-panel' style='{PANEL};top:10px;left:54px;max-height:70%;"
+        "max-width:340px'>"
+        f"<summary><b>Unserved needs ({len(plan.unserved)})</b></summary>"
+    ]
+    for reason, needs in by_reason.items():
+        text = REASON_TEXT[Reason(reason)]
+        parts.append(
+            f"<div class='kst-reason' data-reason='{html.escape(reason)}'>"
+            f"<b>{html.escape(reason.replace('_', ' '))}: {len(needs)}</b>"
+            f"<div style='color:#555'>{html.escape(text)}</div><ul style='margin:2px 0 6px;"
+            "padding-left:16px'>"
+        )
+        for need in needs:
+            parts.append(f"<li class='kst-unserved-row'>{html.escape(need)}</li>")
+        parts.append("</ul></div>")
+    if plan.rejected:
+        parts.append(
+            f"<div>{len(plan.rejected)} input rows rejected: see the coordinator's list.</div>"
+        )
+    parts.append("</details>")
+    return "".join(parts)
+
+
+# The picker, the ward labels and the key's behaviour. DATA is JSON (HTML-safe); names of
+# the map's layers are folium's own variable names.
+PICKER_SCRIPT = """
+document.addEventListener('DOMContentLoaded', function () {
+  var data = DATA;
+  var map = window[data.map];
+  var KST = window.KST = {routes: {}, picked: ''};
+  data.routes.forEach(function (r) {
+    KST.routes[r.volunteer] = {
+      line: window[r.line],
+      stops: r.stops.map(function (name) { return window[name]; })
+    };
+  });
+  data.wards.forEach(function (w) {
+    var label = document.createElement('span');
+    label.textContent = w.name;
+    L.marker([w.lat, w.lon], {
+      icon: L.divIcon({className: 'kst-label', html: label, iconSize: null}),
+      interactive: false, keyboard: false
+    }).addTo(map);
+  });
+  KST.pick = function (volunteer) {
+    KST.picked = volunteer || '';
+    Object.keys(KST.routes).forEach(function (v) {
+      var on = !volunteer || v === volunteer;
+      var r = KST.routes[v];
+      r.line.setStyle({opacity: on ? 0.9 : 0.12, weight: volunteer && on ? 6 : 4});
+      r.stops.forEach(function (m) {
+        m.setStyle({opacity: on ? 1 : 0.12, fillOpacity: on ? 0.95 : 0.08});
+      });
+    });
+    if (volunteer && KST.routes[volunteer]) {
+      var chosen = KST.routes[volunteer];
+      chosen.line.bringToFront();
+      chosen.stops.forEach(function (m) { m.bringToFront(); });
+      map.fitBounds(chosen.line.getBounds(), {padding: [40, 40], maxZoom: 16});
+    }
+  };
+  var select = document.getElementById('kst-picker');
+  select.addEventListener('change', function () { KST.pick(select.value); });
+});
+"""
+# A light land colour behind the map: what shows offline, where the tiles cannot load.
+LABEL_CSS = (
+    "<style>.leaflet-container{background:#f2efe9}"
+    ".kst-label span{display:block;transform:translate(-50%,-50%);"
+    "white-space:nowrap;font:11px sans-serif;color:#444;text-shadow:0 0 3px #fff,0 0 3px #fff;"
+    "pointer-events:none}</style>"
+)
 
 
 def _ward_style(_: object) -> dict[str, object]:
@@ -386,11 +552,13 @@ def build_map(
     if tiles:
         folium.TileLayer("OpenStreetMap", name="OpenStreetMap").add_to(fmap)
 
-    if areas is None:
-        areas = _default_areas()
+    areas = resolve_areas(areas)
+    labels: list[dict[str, object]] = []
     if areas is not None:
         wards = folium.FeatureGroup(name=WARDS_LAYER).add_to(fmap)
         for feature in ward_collection(areas)["features"]:
+            point = shapely.geometry.shape(feature["geometry"]).representative_point()
+            labels.append({"name": feature["properties"]["name"], "lat": point.y, "lon": point.x})
             ward = _WardLayer(feature, style_function=_ward_style, control=False)
             props = feature["properties"]
             where = f" ({props['neighbourhood']})" if props.get("neighbourhood") else ""
@@ -425,6 +593,7 @@ def build_map(
     colours = route_colours(plan)
     routes = folium.FeatureGroup(name=ROUTES_LAYER).add_to(fmap)
     stops = folium.FeatureGroup(name=STOPS_LAYER).add_to(fmap)
+    registry: list[dict[str, object]] = []
     for route in plan.routes:
         colour = colours[route.volunteer]
         lines = [[(lat, lon) for lon, lat in line] for line in route_line(route)]
@@ -436,23 +605,29 @@ def build_map(
             className=ROUTE_CLASS,
         ).add_to(routes)
         _bind(line, f"{route.volunteer} ({route.transport})", _route_popup(route))
+        markers = []
         for order, stop in enumerate(route.stops):
-            home = stop.kind in (StopKind.start, StopKind.end)
+            style = STOP_STYLES.get(stop.kind)
+            if style is None:  # a call is made by phone, wherever the volunteer is
+                continue
             marker = folium.CircleMarker(
                 [stop.lat, stop.lon],
-                radius=4 if home else 6,
-                color=colour,
-                weight=2,
+                radius=style["radius"],
+                color=style["border"] or colour,
+                weight=style["weight"],
                 fill=True,
-                fill_color="#ffffff" if home else colour,
+                fill_color=colour if style["filled"] else "#ffffff",
                 fill_opacity=0.95,
-                className=STOP_CLASS,
+                opacity=1.0,
+                className=f"{STOP_CLASS} kst-stop-{stop.kind}",
             ).add_to(stops)
             _bind(
                 marker,
                 f"{route.volunteer} #{order} {stop.kind}",
                 _stop_popup(day, route, order, stop),
             )
+            markers.append(marker.get_name())
+        registry.append({"volunteer": route.volunteer, "line": line.get_name(), "stops": markers})
 
     unserved = folium.FeatureGroup(name=UNSERVED_LAYER).add_to(fmap)
     for item in plan.unserved:
@@ -484,7 +659,13 @@ def build_map(
         _bind(marker, f"unserved {need.id}: {item.reason}", popup)
 
     folium.LayerControl(collapsed=False).add_to(fmap)
-    fmap.get_root().html.add_child(_Raw(_legend(plan, colours, stamp(generated))))
+    root = fmap.get_root()
+    root.header.add_child(_Raw(LABEL_CSS), name="kst_label_css")
+    root.html.add_child(_Raw(_legend(plan, colours, stamp(generated))), name="kst_legend")
+    root.html.add_child(_Raw(_unserved_panel(day, plan)), name="kst_unserved")
+    data = {"map": fmap.get_name(), "routes": registry, "wards": labels}
+    script = PICKER_SCRIPT.replace("DATA", str(htmlsafe_json_dumps(data)), 1)
+    root.html.add_child(_Raw(f"<script>{script}</script>"), name="kst_picker")
     bounds = _bounds(day, plan)
     if bounds is not None:
         fmap.fit_bounds(bounds, padding=(20, 20))
