@@ -43,14 +43,14 @@ class Planned:
 
 def contact_day() -> Day:
     """The generated day with a unique name, address and phone per resident (fixed width, so
-    that no value is part of another)."""
+    that no value is part of another; phones above the volunteers' 07700 900000-900199)."""
     day = generate_day(60, 14, seed=1)
     needs = tuple(
         n.model_copy(
             update={
                 "name": f"Name{i:03d} Resident",
                 "address": f"{i:03d} Test Street",
-                "phone": f"07700 900{i:03d}",
+                "phone": f"07700 900{200 + i:03d}",
             }
         )
         for i, n in enumerate(day.needs)

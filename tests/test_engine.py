@@ -373,7 +373,7 @@ def test_a_collection_waits_so_that_goods_are_not_carried_too_long() -> None:
     # Cheapest is: the food bank (at home), the visit 500 m on, the parcel 500 m further. The
     # parcel is due from 11:00 and the visit by 10:30, so collecting at 08:00 would carry it
     # for three hours: the collection waits until 09:00 at the earliest, the visit follows.
-    day, plan = plan_of(
+    _day, plan = plan_of(
         [
             need("v", 0, 5, kind="welfare_visit", window_start="08:00", window_end="10:30"),
             need(
