@@ -644,7 +644,8 @@ def test_plan_help_names_what_each_option_takes() -> None:
     assert options == {
         "--data": "<path>", "--date": "DATE", "--time-limit": "<float>",
         "--iterations": "<int", "--onboard-limit": "<int", "--out": "<path>",
-        "--network": "<path>", "--help": "Show",
+        "--network": "<path>", "--hub-name": "<str>", "--hub-phone": "<str>",
+        "--pdf": "Also", "--help": "Show",
     }  # fmt: skip
 
 
