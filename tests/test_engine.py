@@ -10,7 +10,7 @@ import math
 import numpy as np
 import pytest
 
-from kst_match.model import Day, Partner, Reason, StopKind, Transport
+from kst_match.model import Day, Partner, Plan, Reason, StopKind, Transport
 from kst_match.plan import make_plan
 from kst_match.replan import Events, replan
 from kst_match.solve import weights
@@ -396,3 +396,36 @@ def test_a_collection_waits_so_that_goods_are_not_carried_too_long() -> None:
     collect, deliver = route.stops[1], route.stops[3]
     assert deliver.start_s == 11 * 3600
     assert deliver.start_s - collect.start_s <= 2 * 3600
+
+
+def test_the_command_warns_and_exits_3_when_the_clock_stops_the_search(tmp_path) -> None:
+    """A day where one need fits nowhere, planned with a limit far shorter than building the
+    first solution takes: the search is starved, so that need is not_planned_in_time (not
+    crowded_out), the plan is still published, and the command says so and exits 3."""
+    from typer.testing import CliRunner
+
+    from kst_match.cli import app
+    from kst_match.dataset.generate import write_day
+
+    visit = {"kind": "welfare_visit", "window_start": "10:00", "window_end": "10:35"}
+    day = Day(
+        date=DATE,
+        needs=(
+            need("hi", 5, 0, priority="high", duration=30, **visit),
+            need("lo", 0, -5, duration=30, **visit),
+        ),
+        volunteers=(volunteer("v", 0, 0, **DBS),),
+        partners=(HUB,),
+        sites=(FOODBANK, PHARMACY),
+    )
+    write_day(day, tmp_path / "day")
+    out = tmp_path / "out"
+    args = ["plan", "--data", str(tmp_path / "day"), "--out", str(out), "--time-limit", "0.001"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 3, result.output
+    assert "lo" in result.output and "longer --time-limit" in " ".join(result.output.split())
+    plan = Plan.model_validate_json((out / "plan.json").read_text(encoding="utf-8"))
+    assert [(u.need, u.reason) for u in plan.unserved] == [("lo", Reason.not_planned_in_time)]
+    # With iterations instead, the same need is crowded out and the command succeeds.
+    again = CliRunner().invoke(app, [*args[:5], "--iterations", "50"])
+    assert again.exit_code == 0, again.output
