@@ -7,6 +7,11 @@ volunteer who came closest; one somebody could serve was crowded out).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+import numpy as np
+
+from kst_match.geo.travel import TravelModel
 from kst_match.model import Need, Reason, Site
 from kst_match.solve.places import Places
 from kst_match.solve.schedule import COLLECT_S, ONBOARD_LIMIT_S
@@ -89,3 +94,38 @@ def site_shut(need: Need, site: Site, onboard_limit_s: float = ONBOARD_LIMIT_S) 
 def closest_reason(reasons: list[Reason]) -> Reason:
     """The reason of the volunteer who came closest to serving a need."""
     return max(reasons, key=_PROGRESS.index)
+
+
+# Volunteers tested together, nearest first: a matrix over a few hundred places, whatever the
+# size of the day (a borough-wide one over every volunteer's home would not fit in memory).
+ALONE_CHUNK = 150
+
+
+def alone_verdicts(
+    need: Need,
+    vehicles: Sequence[Vehicle],
+    travel: TravelModel,
+    site: Site | None,
+    onboard_limit_s: float = ONBOARD_LIMIT_S,
+    first_able: bool = False,
+) -> dict[str, Reason | None]:
+    """``alone`` for each of ``vehicles`` (by id), tried in chunks of ``ALONE_CHUNK`` nearest
+    first (straight-line distance from where they start). With ``first_able`` it stops after
+    the chunk in which one is able (enough to know the need can be served)."""
+    if not vehicles:
+        return {}
+    starts = np.array([v.start for v in vehicles], dtype=float)
+    # Straight-line distance, scaled for latitude: only an order, not a travel time.
+    scale = np.cos(np.radians(need.lat))
+    dist = ((starts[:, 0] - need.lon) * scale) ** 2 + (starts[:, 1] - need.lat) ** 2
+    order = np.argsort(dist, kind="stable")
+    verdicts: dict[str, Reason | None] = {}
+    for k in range(0, len(order), ALONE_CHUNK):
+        chunk = [vehicles[i] for i in order[k : k + ALONE_CHUNK]]
+        points = [(need.lon, need.lat)] + ([(site.lon, site.lat)] if site else [])
+        places = Places(travel, points + [p for v in chunk for p in (v.start, v.end)])
+        for v in chunk:
+            verdicts[v.id] = alone(need, v, places, site, onboard_limit_s)
+        if first_able and any(verdicts[v.id] is None for v in chunk):
+            break
+    return verdicts

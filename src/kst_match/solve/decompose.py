@@ -19,7 +19,7 @@ from kst_match.cores import usable_cores
 from kst_match.geo.areas import Areas
 from kst_match.geo.travel import TravelModel
 from kst_match.model import Day, Need, Reason, Transport
-from kst_match.solve.alone import alone, closest_reason
+from kst_match.solve.alone import alone_verdicts, closest_reason
 from kst_match.solve.day import DaySolution, Progress, solve_day
 from kst_match.solve.finish import finish
 from kst_match.solve.places import Places
@@ -253,20 +253,12 @@ def _able(
 ) -> dict[str, tuple[list[str], list[Reason]]]:
     """For each need: the volunteers able to serve it alone, nearest first, and the reasons of
     the qualified others."""
-    places = Places.of(travel, day, needs, list(by_id.values()))
     result: dict[str, tuple[list[str], list[Reason]]] = {}
     for need in needs:
         site = day.site(need.site) if need.site else None
-        verdicts = {
-            vid: alone(need, by_id[vid], places, site)
-            for vid in tri.volunteers[need.id]
-            if vid in by_id
-        }
-        here = places[(need.lon, need.lat)]
-        able = sorted(
-            (vid for vid, r in verdicts.items() if r is None),
-            key=lambda v: places.seconds(by_id[v].transport, places[by_id[v].start], here),
-        )
+        qualified = [by_id[v] for v in tri.volunteers[need.id] if v in by_id]
+        verdicts = alone_verdicts(need, qualified, travel, site)  # nearest first
+        able = [vid for vid, r in verdicts.items() if r is None]
         result[need.id] = (able, [r for r in verdicts.values() if r is not None])
     return result
 

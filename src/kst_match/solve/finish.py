@@ -18,7 +18,7 @@ from collections.abc import Sequence
 
 from kst_match.geo.travel import TravelModel
 from kst_match.model import PRIORITY_ORDER, Day, Need, Reason, StopKind
-from kst_match.solve.alone import alone, closest_reason, site_shut
+from kst_match.solve.alone import alone_verdicts, closest_reason, site_shut
 from kst_match.solve.day import DaySolution
 from kst_match.solve.insertion import (
     best_insertion,
@@ -147,9 +147,9 @@ def _insert(
         return False
     site = day.site(need.site) if need.site else None
     points = [(need.lon, need.lat)] + ([(site.lon, site.lat)] if site else [])
-    # First who could serve it alone (a small matrix), then their days (a larger one).
-    near = Places(travel, points + [p for v, _ in eligible for p in (v.start, v.end)])
-    eligible = [(v, p) for v, p in eligible if alone(need, v, near, site, onboard_limit_s) is None]
+    # First who could serve it alone (small matrices, nearest first), then their days.
+    verdicts = alone_verdicts(need, [v for v, _ in eligible], travel, site, onboard_limit_s)
+    eligible = [(v, p) for v, p in eligible if verdicts[v.id] is None]
     if not eligible:
         return False
     for v, _ in eligible:
@@ -211,9 +211,6 @@ def _reasons(
     tri = solution.triage
     by_id = {v.id: v for v in vehicles}
     open_needs = [n for n in day.needs if n.id not in solution.served_by]
-    points = [v.start for v in vehicles] + [v.end for v in vehicles]
-    points += [(s.lon, s.lat) for s in day.sites] + [(n.lon, n.lat) for n in open_needs]
-    places = Places(travel, points)
     reasons: dict[str, Reason] = {}
     for need in open_needs:
         earlier = solution.unserved.get(need.id)
@@ -229,9 +226,9 @@ def _reasons(
             reasons[need.id] = Reason.volunteer_unavailable
             continue
         site = day.site(need.site) if need.site else None
-        verdicts = [alone(need, v, places, site, onboard_limit_s) for v in candidates]
-        if all(r is not None for r in verdicts):
-            reasons[need.id] = closest_reason(verdicts)  # type: ignore[arg-type]
+        found = alone_verdicts(need, candidates, travel, site, onboard_limit_s, first_able=True)
+        if all(r is not None for r in found.values()):
+            reasons[need.id] = closest_reason(list(found.values()))  # type: ignore[arg-type]
             continue
         if not any(has_room(left, (p, need.kind)) for p in tri.partners.get(need.id, ())):
             reasons[need.id] = Reason.partner_capacity
