@@ -9,6 +9,7 @@ need stays a candidate, and the places are given out over the plan as it is foun
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from kst_match.model import Day, Need, Reason, Volunteer
@@ -27,6 +28,20 @@ class Triage:
     partners: dict[str, tuple[str, ...]]
     volunteers: dict[str, tuple[str, ...]]
     rejected: dict[str, Reason] = field(default_factory=dict)
+
+    def restricted(self, needs: Iterable[str], volunteers: Iterable[str]) -> Triage:
+        """The triage of some needs over some volunteers: what a part of the day needs to
+        know (a borough-wide triage is large to send to every worker process)."""
+        ids, vols = set(needs), set(volunteers)
+        return Triage(
+            partners={n: self.partners[n] for n in ids if n in self.partners},
+            volunteers={
+                n: tuple(v for v in self.volunteers[n] if v in vols)
+                for n in ids
+                if n in self.volunteers
+            },
+            rejected={n: r for n, r in self.rejected.items() if n in ids},
+        )
 
     def partner_for(self, need: Need, volunteer: Volunteer) -> str:
         """The partner a need is served for when this volunteer serves it (first that fits)."""

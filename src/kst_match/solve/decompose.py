@@ -100,7 +100,8 @@ def solve(
             places = Places.of(travel, area, needs, area_vehicles).detached(_modes(area_vehicles))
             # Each area's share of the wall time, by its size, with the workers side by side.
             share = stop.share(min(1.0, workers * len(needs) / total))
-            tasks.append((area, area_vehicles, places, share, tri, onboard_limit_s))
+            part_tri = tri.restricted((n.id for n in needs), (v.id for v in area_vehicles))
+            tasks.append((area, area_vehicles, places, share, part_tri, onboard_limit_s))
         say(f"solving {len(tasks)} neighbourhoods side by side")
         if workers > 1:
             with ProcessPoolExecutor(max_workers=workers) as pool:
@@ -199,6 +200,7 @@ def _solve_area(
     for need_id, reason in part.unserved.items():
         if reason is Reason.volunteer_unavailable:
             part.unserved[need_id] = Reason.crowded_out
+    part.triage = Triage({}, {})  # the whole day's triage is the parent's: nothing to send back
     return part
 
 
