@@ -53,11 +53,6 @@ def scenario(text: str):
     return parse_scenario(text, "test.yaml")
 
 
-def unserved(outcome_day: Day, scen, seed: int = 0):
-    result = run_one(outcome_day, scen, seed, TRAVEL, SMALL_DAY_RULE)
-    return result
-
-
 def test_removing_the_only_tamil_speaker_leaves_exactly_that_need_unserved() -> None:
     dbs = {"skills": "dbs_checked"}
     day = day_of(
@@ -129,7 +124,9 @@ def test_closing_a_site_moves_its_collections_or_says_why_not() -> None:
         sites=(FOODBANK, PHARMACY, CENTRE),
     )
     closed = scenario(
-        "name: closed\nchanges:\n  - site: {id: fb, closed: true}\n  - site: {id: ph, closed: true}\n"
+        "name: closed\nchanges:\n"
+        "  - site: {id: fb, closed: true}\n"
+        "  - site: {id: ph, closed: true}\n"
     )
     changed = apply(day, closed)
     assert changed.need("food").site == "cc"
@@ -179,7 +176,7 @@ def test_a_bad_scenario_is_named_precisely(text: str, expected: str) -> None:
 def test_a_change_the_day_cannot_take_is_named() -> None:
     day = day_of([need("a", 1, 1, kind="food_parcel", site="fb")], [volunteer("v", 0, 0)])
     bad = scenario("name: x\nchanges:\n  - site: {id: nowhere, closed: true}\n")
-    with pytest.raises(ScenarioError, match="test.yaml, change 1, id: no site 'nowhere'"):
+    with pytest.raises(ScenarioError, match=r"test\.yaml, change 1, id: no site 'nowhere'"):
         apply(day, bad)
 
 
