@@ -674,10 +674,17 @@ def comparison(outcomes: Sequence[Outcome]) -> list[dict[str, Any]]:
             total.update(o.unserved_by_ward)
         extra = {w: c / len(runs) - base_ward.get(w, 0) for w, c in total.items()}
         worst = max(sorted(extra), key=lambda w: extra[w], default=None)
-        row["ward_hit_hardest"] = worst if worst and extra[worst] > 0 else ""
-        row["ward_unserved_more"] = round(extra[worst], 2) if row["ward_hit_hardest"] else 0
+        hit = worst is not None and extra[worst] > 0
+        row["ward_hit_hardest"] = _ward_label(worst) if hit else ""
+        row["ward_unserved_more"] = round(extra[worst], 2) if hit else 0  # type: ignore[index]
         rows.append(row)
     return rows
+
+
+def _ward_label(code: str | None) -> str:
+    """A ward as ``code (name)`` where the bundled wards know it."""
+    name = Areas.default().wards.get(code or "")
+    return f"{code} ({name})" if name else str(code)
 
 
 def _fold(values: Sequence[float]) -> float | dict[str, float]:
@@ -685,3 +692,87 @@ def _fold(values: Sequence[float]) -> float | dict[str, float]:
     if len(set(values)) == 1:
         return values[0]
     return spread(values)
+
+
+# ---------------------------------------------------------------------------------------------
+# The capacity curve, and the volunteers a day needs
+# ---------------------------------------------------------------------------------------------
+# Shares of today's volunteers for the capacity curve: 100% down to 20% in steps of 10.
+CURVE_LEVELS = tuple(round(1 - 0.1 * i, 1) for i in range(9))
+
+
+def level_scenario(level: float) -> Scenario:
+    """Only ``level`` (a share, 0 to 1) of the volunteers available, drawn at random.
+
+    For one seed the volunteers kept at a lower level are among those kept at a higher one:
+    every level draws the same random order of volunteers and removes from its front."""
+    return Scenario(name=f"volunteers {level:.0%}", changes=(VolunteersChange(scale=level),))
+
+
+def curve_point(level: float, o: Outcome) -> dict[str, Any]:
+    """One point of the capacity curve: needs and needs served, all and urgent."""
+    p = o.served_by_priority
+    return {
+        "level": level,
+        "volunteers": o.volunteers_available,
+        "needs": o.needs,
+        "served": o.served,
+        "urgent_needs": p[Priority.urgent.value]["needs"],
+        "urgent_served": p[Priority.urgent.value]["served"],
+        "high_needs": p[Priority.high.value]["needs"],
+        "high_served": p[Priority.high.value]["served"],
+    }
+
+
+def volunteers_needed(
+    day: Day,
+    travel: TravelModel,
+    stop: StoppingCriterion,
+    seed: int = 0,
+    progress: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """The fewest of today's volunteers (drawn at random with ``seed``, nested as in
+    :func:`level_scenario`) with whom every urgent and high-priority need is served, by
+    bisection over their number, and their skills and transport beside today's.
+
+    Assumes more volunteers never serve fewer of those needs (true of the nested draw up to
+    the search's own variation); ``plans`` counts the plans made."""
+    n = len(day.volunteers)
+    tried: dict[int, bool] = {}
+
+    def enough(kept: int) -> bool:
+        if kept not in tried:
+            if progress:
+                progress(f"trying {kept} of {n} volunteers")
+            o = run_one(day, level_scenario(kept / n if n else 1.0), seed, travel, stop)
+            tried[kept] = o.urgent_and_high_unserved() == 0
+        return tried[kept]
+
+    result: dict[str, Any] = {"volunteers_today": n, "seed": seed}
+    if not enough(n):
+        result.update(enough_today=False, volunteers_needed=None, plans=len(tried))
+        return result
+    low, high = 0, n  # not enough with ``low`` (or none at all), enough with ``high``
+    if enough(0):
+        high = 0
+    while high - low > 1:
+        mid = (low + high) // 2
+        if enough(mid):
+            high = mid
+        else:
+            low = mid
+    kept = apply(day, level_scenario(high / n if n else 1.0), seed).volunteers
+    result.update(
+        enough_today=True,
+        volunteers_needed=high,
+        share=round(high / n, 3) if n else 1.0,
+        skills={s.value: _count(kept, s) for s in Skill},
+        skills_today={s.value: _count(day.volunteers, s) for s in Skill},
+        transport=dict(sorted(Counter(v.transport.value for v in kept).items())),
+        plans=len(tried),
+    )
+    return result
+
+
+def _count(volunteers: Sequence[Volunteer], skill: Skill) -> int:
+    return sum(1 for v in volunteers if skill in v.skills)
