@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.util
+import json
 from pathlib import Path
 
 import pytest
@@ -222,3 +223,49 @@ def test_read_scenario_names_an_unreadable_file(tmp_path: Path) -> None:
     with pytest.raises(ScenarioError, match="cannot be read"):
         read_scenario(tmp_path / "missing.yaml")
     assert dataclasses.is_dataclass(BASE)
+
+
+def test_the_cli_compares_writes_and_plots(tmp_path: Path) -> None:
+    from PIL import Image
+
+    from kst_match.dataset.generate import write_day
+
+    # Two visits, two volunteers: one fewer volunteer (max two tasks each) leaves... none
+    # unserved at 50%, since the one left can do both; at a quarter share nobody is left.
+    dbs = {"skills": "dbs_checked"}
+    day = day_of(
+        [
+            need("a", 1, 1, kind="welfare_visit", priority="urgent"),
+            need("b", 1, 2, kind="welfare_visit"),
+        ],
+        [volunteer("v1", 0, 0, **dbs), volunteer("v2", 0, 1, **dbs)],
+    )
+    write_day(day, tmp_path / "day")
+    (tmp_path / "half.yaml").write_text("name: half\nchanges:\n  - volunteers: {scale: 0.5}\n")
+    out = tmp_path / "out"
+    args = ["scenario", str(tmp_path / "half.yaml"), "--data", str(tmp_path / "day")]
+    args += ["--iterations", "50", "--seeds", "2", "--out", str(out), "--curve", "--workers", "1"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in out.iterdir()) == [
+        "capacity_curve.png",
+        "comparison.csv",
+        "comparison.json",
+        "unserved_by_ward.png",
+    ]
+    doc = json.loads((out / "comparison.json").read_text())
+    rows = {r["scenario"]: r for r in doc["comparison"]}
+    assert rows["base"]["served"] == 2 and rows["half"]["served"] == 2
+    assert rows["half"]["volunteers_available"] == 1
+    # One volunteer serves both; at 40% of two volunteers (round(2 * 0.6) = 1 removed) too;
+    # at 20% none is left (round(1.6) = 2 removed): the urgent visit fails from 20% down.
+    curve = {p["level"]: p for p in doc["capacity_curve"]}
+    assert curve[1.0]["urgent_served"] == 1 and curve[0.3]["urgent_served"] == 1
+    assert curve[0.2]["volunteers"] == 0 and curve[0.2]["urgent_served"] == 0
+    assert doc["volunteers_needed"]["volunteers_needed"] == 1
+    assert "urgent needs start failing at 20%" in result.output
+    for png in ("capacity_curve.png", "unserved_by_ward.png"):
+        with Image.open(out / png) as image:
+            assert image.format == "PNG" and image.width > 300
+    header = (out / "comparison.csv").read_text().splitlines()[0].split(",")
+    assert header[:4] == ["scenario", "seeds", "needs", "served"]

@@ -536,7 +536,7 @@ def scenario_cmd(
         volunteers_needed,
     )
 
-    err = Console(stderr=True)
+    err = Console(stderr=True, soft_wrap=True)  # a file path and its problem on one line
     if engine not in ("local", "ray"):
         raise typer.BadParameter("local or ray", param_hint="--engine")
     try:
@@ -595,7 +595,7 @@ def scenario_cmd(
     if needed is not None:
         Console().print(_needed_text(needed))
     try:
-        written = write_comparison(out, rows, outcomes, points if plots else [], needed, plots)
+        written = write_comparison(out, rows, compared, points if plots else [], needed, plots)
     except OutputError as exc:
         err.print(Text.assemble(("Outputs not written: ", "red"), str(exc)))
         raise typer.Exit(1) from exc
