@@ -114,11 +114,12 @@ def test_doubling_demand_in_one_ward_shows_up_in_that_ward() -> None:
 
 def test_closing_a_site_moves_its_collections_or_says_why_not() -> None:
     # Food parcels may also be collected at the community centre; prescriptions only at the
-    # one pharmacy, so closing it leaves the prescription unserved, site closed.
+    # one pharmacy, so closing it leaves the prescription unserved, site closed. The parcel
+    # is next to the food bank: only its closing sends it to the centre, 400 m away.
     dbs = {"skills": "dbs_checked"}
     day = day_of(
         [
-            need("food", 3, 2, kind="food_parcel", site="fb"),
+            need("food", 0, 1, kind="food_parcel", site="fb"),
             need("rx", 3, 1, kind="prescription", site="ph"),
         ],
         [volunteer("v", 0, 0, **dbs)],

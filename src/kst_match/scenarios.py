@@ -51,8 +51,10 @@ the change (counted from 1), the field and the reason.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import statistics
+import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -541,6 +543,8 @@ class Outcome:
     tasks_mean: float
     tasks_max: int
     unserved_ids: tuple[str, ...] = field(default=())
+    # Wall seconds to apply and plan: measured, so left out of comparisons of results.
+    plan_s: float = field(default=0.0, compare=False)
 
     def urgent_and_high_unserved(self) -> int:
         return sum(
@@ -578,9 +582,11 @@ def run_one(
     """Apply the scenario with ``seed`` and plan its day in this process (one worker)."""
     from kst_match.plan import make_plan
 
+    began = time.perf_counter()
     changed = apply(day, scenario, seed)
     plan = make_plan(changed, travel, stop, workers=1)
-    return outcome(scenario.name, seed, changed, plan)
+    result = outcome(scenario.name, seed, changed, plan)
+    return dataclasses.replace(result, plan_s=round(time.perf_counter() - began, 3))
 
 
 def _run_job(job: tuple[Day, Scenario, int, TravelModel, StoppingCriterion]) -> Outcome:
