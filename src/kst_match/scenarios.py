@@ -626,9 +626,9 @@ def _ray_sweep(jobs: list[tuple], address: str | None) -> list[Outcome]:
     if started:
         ray.init(address=address, include_dashboard=False, log_to_driver=False)
     try:
-        task = ray.remote(num_cpus=1)(_run_job)
-        day_ref = ray.put(jobs[0][0]) if jobs else None
-        refs = [task.remote((day_ref, *j[1:])) for j in jobs]
+        task = ray.remote(num_cpus=1)(run_one)
+        day_ref = ray.put(jobs[0][0]) if jobs else None  # sent once, not with every task
+        refs = [task.remote(day_ref, *j[1:]) for j in jobs]  # top-level refs are resolved
         return list(ray.get(refs))
     finally:
         if started:
