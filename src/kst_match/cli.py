@@ -462,6 +462,178 @@ def _with_new_needs(day: object, needs: object) -> object:
     return day.model_copy(update={"needs": day.needs + tuple(needs)})  # type: ignore[attr-defined]
 
 
+@app.command("scenario")
+def scenario_cmd(
+    files: Annotated[
+        list[Path] | None,
+        typer.Argument(help="Scenario files (YAML): each a name and a list of changes."),
+    ] = None,
+    data: Annotated[
+        Path | None,
+        typer.Option(help="Folder with the base day's files (default: bundled day)."),
+    ] = None,
+    date: Annotated[
+        datetime | None,
+        typer.Option(formats=DATE_FORMATS, metavar="DATE", help="Plan the needs of this date."),
+    ] = None,
+    time_limit: Annotated[
+        float, typer.Option(callback=_time_limit, help="Each plan's time limit, seconds.")
+    ] = 5.0,
+    iterations: Annotated[
+        int | None,
+        typer.Option(
+            min=0,
+            help="Improvement iterations per plan instead of a time limit: the same results "
+            "on any machine.",
+        ),
+    ] = None,
+    seeds: Annotated[
+        int, typer.Option(min=1, help="Seeds per scenario: the spread of random removals.")
+    ] = 1,
+    out: Annotated[Path, typer.Option(help="Folder for the comparison and plots.")] = Path(
+        "out/scenarios"
+    ),
+    curve: Annotated[
+        bool,
+        typer.Option(
+            "--curve",
+            help="Also find the fewest volunteers (and their skills) that serve every urgent "
+            "and high-priority need, by bisection.",
+        ),
+    ] = False,
+    plots: Annotated[
+        bool, typer.Option("--plots/--no-plots", help="Draw the capacity curve and ward maps.")
+    ] = True,
+    engine: Annotated[
+        str, typer.Option(help="local (worker processes on this machine) or ray.")
+    ] = "local",
+    ray_address: Annotated[
+        str | None, typer.Option(help="Ray cluster address (ray start); default: a local one.")
+    ] = None,
+    workers: Annotated[
+        int | None, typer.Option(min=1, help="Worker processes (default: the usable cores).")
+    ] = None,
+    network: Annotated[Path | None, typer.Option(help="Street network file.")] = None,
+) -> None:
+    """Run the base day and each scenario; print and write a comparison, and plots."""
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.text import Text
+
+    from kst_match.outputs import OutputError
+    from kst_match.outputs.scenarios import failing_level, write_comparison
+    from kst_match.paths import DEFAULT_DAY_DIR
+    from kst_match.scenarios import (
+        BASE,
+        CURVE_LEVELS,
+        ScenarioError,
+        apply,
+        comparison,
+        curve_point,
+        level_scenario,
+        read_scenario,
+        sweep,
+        volunteers_needed,
+    )
+
+    err = Console(stderr=True, soft_wrap=True)  # a file path and its problem on one line
+    if engine not in ("local", "ray"):
+        raise typer.BadParameter("local or ray", param_hint="--engine")
+    try:
+        scenarios = [read_scenario(f) for f in files or []]
+    except ScenarioError as exc:
+        for problem in exc.problems:
+            err.print(Text.assemble(("refused: ", "red"), problem))
+        raise typer.Exit(1) from exc
+    names = [s.name for s in scenarios]
+    if len(set(names)) != len(names) or BASE.name in names:
+        err.print("[red]refused:[/red] scenario names must differ from each other and from 'base'")
+        raise typer.Exit(1)
+    stop = _stopping_rule(time_limit, iterations)
+    day = _read_day(data or DEFAULT_DAY_DIR, date)
+    travel = _travel(network)
+    runs = [(BASE, 0)] + [(s, seed) for s in scenarios for seed in range(seeds)]
+    levels = [level for level in CURVE_LEVELS if level < 1] if plots else []
+    runs += [(level_scenario(level), 0) for level in levels]
+    try:
+        for s in scenarios:  # a change the day cannot take is named before any plan is made
+            apply(day, s, 0)  # type: ignore[arg-type]
+        with err.status(f"Planning {len(runs)} days..."):
+            outcomes = sweep(
+                day,  # type: ignore[arg-type]
+                runs,
+                travel,  # type: ignore[arg-type]
+                stop,  # type: ignore[arg-type]
+                workers=workers,
+                engine=engine,  # type: ignore[arg-type]
+                ray_address=ray_address,
+            )
+        needed = None
+        if curve:
+            with err.status("Finding the volunteers needed...") as status:
+                needed = volunteers_needed(day, travel, stop, progress=status.update)  # type: ignore[arg-type]
+    except ScenarioError as exc:
+        for problem in exc.problems:
+            err.print(Text.assemble(("refused: ", "red"), problem))
+        raise typer.Exit(1) from exc
+    compared = outcomes[: 1 + len(scenarios) * seeds]
+    points = [curve_point(1.0, outcomes[0])] + [
+        curve_point(level, o) for level, o in zip(levels, outcomes[len(compared) :], strict=True)
+    ]
+    rows = comparison(compared)
+    Console().print(_comparison_table(rows))
+    if plots:
+        level = failing_level(points)
+        Console().print(
+            "Capacity curve: urgent needs "
+            + (
+                f"start failing at {level:.0%} of volunteers."
+                if level
+                else "never fail down to 20%."
+            )
+        )
+    if needed is not None:
+        Console().print(_needed_text(needed))
+    try:
+        written = write_comparison(out, rows, compared, points if plots else [], needed, plots)
+    except OutputError as exc:
+        err.print(Text.assemble(("Outputs not written: ", "red"), str(exc)))
+        raise typer.Exit(1) from exc
+    Console().print(f"Outputs in [bold]{escape(str(out))}[/bold]: {escape(', '.join(written))}")
+
+
+def _comparison_table(rows: list[dict]) -> object:
+    """The comparison as a table: one column per scenario, one line per figure."""
+    from rich.table import Table
+
+    from kst_match.outputs.scenarios import cell
+
+    table = Table(title="Scenarios compared (median (min-max) over seeds)")
+    table.add_column("figure", no_wrap=True)
+    for row in rows:
+        table.add_column(str(row["scenario"]), justify="right")
+    keys = list(dict.fromkeys(k for row in rows for k in row if k != "scenario"))
+    for key in keys:
+        table.add_row(key, *(cell(row.get(key, 0)) for row in rows))
+    return table
+
+
+def _needed_text(needed: dict) -> str:
+    if not needed["enough_today"]:
+        return (
+            f"Even all {needed['volunteers_today']} volunteers leave some urgent or high-priority"
+            " need unserved."
+        )
+    skills = ", ".join(
+        f"{k} {v} of {needed['skills_today'][k]}" for k, v in needed["skills"].items()
+    )
+    return (
+        f"Every urgent and high-priority need is served with {needed['volunteers_needed']} of"
+        f" today's {needed['volunteers_today']} volunteers ({needed['share']:.0%}); their skills:"
+        f" {skills} ({needed['plans']} plans)."
+    )
+
+
 @network_app.command("fetch")
 def network_fetch(
     out: Annotated[Path, typer.Option(help="GraphML file to write.")] = Path(

@@ -41,12 +41,12 @@ class OutputError(Exception):
     things); the message says which and what to do."""
 
 
-def destination(out: str | Path) -> Path:
+def destination(out: str | Path, marker: str = PLAN_FILE) -> Path:
     """``out`` as an absolute path whose parent is resolved, once checked that it may be replaced.
 
     Refused: a symlink, something that is not a folder, the current folder or one above it,
-    and a folder that is neither empty nor the outputs of an earlier plan (no ``plan.json``),
-    since the whole folder is replaced.
+    and a folder that is neither empty nor earlier outputs of the same kind (no ``marker``:
+    ``plan.json`` for a plan), since the whole folder is replaced.
     """
     absolute = Path(os.path.abspath(out))
     if absolute.parent == absolute:
@@ -61,19 +61,20 @@ def destination(out: str | Path) -> Path:
     here = Path.cwd().resolve()
     if target == here or target in here.parents:
         raise OutputError(f"{out} is the current folder or holds it; choose a folder inside it")
-    if any(target.iterdir()) and not (target / PLAN_FILE).is_file():
+    if any(target.iterdir()) and not (target / marker).is_file():
         raise OutputError(
-            f"{out} holds files but no {PLAN_FILE}: it is not a plan's outputs, and the outputs "
+            f"{out} holds files but no {marker}: it is not earlier outputs, and the outputs "
             "replace the whole folder; choose an empty or new folder"
         )
     return target
 
 
 @contextlib.contextmanager
-def staged(out: str | Path) -> Iterator[Path]:
+def staged(out: str | Path, marker: str = PLAN_FILE) -> Iterator[Path]:
     """A fresh private folder to write into, published to ``out`` when the block ends normally;
-    when it raises, the folder is removed and ``out`` is untouched."""
-    target = destination(out)
+    when it raises, the folder is removed and ``out`` is untouched. ``out`` may replace only
+    an empty folder or one holding ``marker`` (see :func:`destination`)."""
+    target = destination(out, marker)
     target.parent.mkdir(parents=True, exist_ok=True)
     stage = Path(tempfile.mkdtemp(prefix=f".{target.name}.partial-", dir=target.parent))
     try:
