@@ -10,7 +10,6 @@ needs left unserved.
 from __future__ import annotations
 
 import json
-import os
 import re
 from collections import Counter
 from collections.abc import Iterator
@@ -24,7 +23,6 @@ from kst_match.dataset.generate import generate_day
 from kst_match.geo.travel import RoadEstimate
 from kst_match.model import Day, Hub, Plan, Route, StopKind, format_clock
 from kst_match.outputs import write_outputs
-from kst_match.outputs.browser import find_chromium
 from kst_match.outputs.plan_json import read_plan
 from kst_match.outputs.runsheets import build_rows
 from kst_match.plan import make_plan
@@ -56,16 +54,6 @@ def contact_day() -> Day:
         for i, n in enumerate(day.needs)
     )
     return day.model_copy(update={"needs": needs})
-
-
-@pytest.fixture(scope="module")
-def chromium() -> str:
-    binary = find_chromium()
-    if binary is None:
-        if os.environ.get("CI"):
-            pytest.fail("CI is set but no chromium binary was found (.ci/run installs it)")
-        pytest.skip("no chromium binary found: apt-get install chromium to run this test")
-    return binary
 
 
 @pytest.fixture(scope="module")

@@ -38,6 +38,7 @@ from tests.test_plan import (
     need,
     plan_of,
     served_by,
+    two_at_once,
     volunteer,
 )
 
@@ -147,27 +148,7 @@ def test_a_need_that_fits_into_the_final_plan_is_inserted() -> None:
 def test_a_need_that_fits_nowhere_is_crowded_out_or_not_planned_in_time() -> None:
     day = Day(
         date=DATE,
-        needs=(
-            need(
-                "hi",
-                5,
-                0,
-                kind="welfare_visit",
-                priority="high",
-                window_start="10:00",
-                window_end="10:35",
-                duration=30,
-            ),
-            need(
-                "lo",
-                -5,
-                0,
-                kind="welfare_visit",
-                window_start="10:00",
-                window_end="10:35",
-                duration=30,
-            ),
-        ),
+        needs=tuple(two_at_once()),
         volunteers=(volunteer("v", 0, 0, **DBS),),
         partners=(HUB,),
         sites=(FOODBANK, PHARMACY),
@@ -407,13 +388,9 @@ def test_the_command_warns_and_exits_3_when_the_clock_stops_the_search(tmp_path)
     from kst_match.cli import app
     from kst_match.dataset.generate import write_day
 
-    visit = {"kind": "welfare_visit", "window_start": "10:00", "window_end": "10:35"}
     day = Day(
         date=DATE,
-        needs=(
-            need("hi", 5, 0, priority="high", duration=30, **visit),
-            need("lo", 0, -5, duration=30, **visit),
-        ),
+        needs=tuple(two_at_once()),
         volunteers=(volunteer("v", 0, 0, **DBS),),
         partners=(HUB,),
         sites=(FOODBANK, PHARMACY),

@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
-import os
 import re
 from pathlib import Path
 from typing import Any, ClassVar
@@ -34,7 +33,7 @@ from kst_match.model import (
     Volunteer,
 )
 from kst_match.outputs import write_outputs
-from kst_match.outputs.browser import dump_dom, find_chromium, screenshot
+from kst_match.outputs.browser import dump_dom, screenshot
 from kst_match.outputs.geojson import routes_geojson
 from kst_match.outputs.kpis import kpi_table, kpi_tables, render_markdown, render_rich
 from kst_match.outputs.map import build_map, leaflet_assets, ward_collection
@@ -282,16 +281,6 @@ def out(tmp_path_factory: pytest.TempPathFactory, day: Day, plan: Plan) -> Path:
     folder = tmp_path_factory.mktemp("outputs")
     write_outputs(day, plan, folder, areas=FakeAreas())
     return folder
-
-
-@pytest.fixture(scope="module")
-def chromium() -> str:
-    binary = find_chromium()
-    if binary is None:
-        if os.environ.get("CI"):
-            pytest.fail("CI is set but no chromium binary was found (.ci/run installs it)")
-        pytest.skip("no chromium binary found: apt-get install chromium to run this test")
-    return binary
 
 
 # ---------------------------------------------------------------------------------------------

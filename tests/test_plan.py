@@ -197,34 +197,18 @@ def test_partner_capacity_binds_and_urgent_need_keeps_the_place() -> None:
     assert [(u.need, u.reason) for u in plan.unserved] == [("normal", Reason.partner_capacity)]
 
 
+def two_at_once() -> list[Need]:
+    """Two 30-minute visits that must both start by 10:05, 700 m east and 450 m south of the
+    volunteer's home: each alone is possible, not both; "hi" has the higher priority."""
+    visit = {"kind": "welfare_visit", "window_start": "10:00", "window_end": "10:35"}
+    return [
+        need("hi", 5, 0, priority="high", duration=30, **visit),
+        need("lo", 0, -5, duration=30, **visit),
+    ]
+
+
 def test_crowded_out_need_is_told_apart_from_an_impossible_one() -> None:
-    # One volunteer, two 30-minute visits that must start by 10:05, 1 km apart: each alone is
-    # possible, not both.
-    dbs = {"skills": "dbs_checked"}
-    _, plan = plan_of(
-        [
-            need(
-                "hi",
-                5,
-                0,
-                kind="welfare_visit",
-                priority="high",
-                window_start="10:00",
-                window_end="10:35",
-                duration=30,
-            ),
-            need(
-                "lo",
-                -5,
-                0,
-                kind="welfare_visit",
-                window_start="10:00",
-                window_end="10:35",
-                duration=30,
-            ),
-        ],
-        [volunteer("v", 0, 0, **dbs)],
-    )
+    _, plan = plan_of(two_at_once(), [volunteer("v", 0, 0, skills="dbs_checked")])
     assert served_by(plan) == {"hi": "v"}
     assert [(u.need, u.reason) for u in plan.unserved] == [("lo", Reason.crowded_out)]
 

@@ -28,7 +28,7 @@ import pytest
 
 from kst_match.dataset.generate import generate_day, write_day
 from kst_match.model import Day, Need, Plan
-from kst_match.outputs.browser import dump_dom, find_chromium
+from kst_match.outputs.browser import dump_dom
 from kst_match.outputs.map import build_map
 from tests.test_outputs import FakeAreas, make_day, make_plan
 
@@ -224,16 +224,6 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Run:
     plan = _cli(["plan", "--data", str(data), "--out", str(out), "--iterations", "50", *hub], root)
     check = _cli(["data", "check", str(data)], root)
     return Run(root, data, out, canary, day, before, plan, check)
-
-
-@pytest.fixture(scope="module")
-def chromium() -> str:
-    binary = find_chromium()
-    if binary is None:
-        if os.environ.get("CI"):
-            pytest.fail("CI is set but no chromium binary was found (.ci/run installs it)")
-        pytest.skip("no chromium binary found: apt-get install chromium to run this test")
-    return binary
 
 
 def _every_field_meets_every_payload(day: Day) -> None:

@@ -123,6 +123,15 @@ def _time_limit(value: float) -> float:
     return value
 
 
+# Options that plan and replan share, with one wording.
+HubName = Annotated[str, typer.Option(help="The hub's name, printed on every run sheet.")]
+HubPhone = Annotated[str, typer.Option(help="The hub's phone number, printed on every run sheet.")]
+Pdf = Annotated[
+    bool,
+    typer.Option("--pdf", help="Also print each run sheet to PDF (needs Debian's chromium)."),
+]
+
+
 def _skipped(issue: object) -> Text:
     """A skipped row's line for the console (a ``warning`` if it left its row in): its text
     is the input's, never console markup."""
@@ -227,16 +236,9 @@ def plan_day(
     network: Annotated[
         Path | None, typer.Option(help="Street network (.osm, .osm.pbf or .graphml).")
     ] = None,
-    hub_name: Annotated[
-        str, typer.Option(help="The hub's name, printed on every run sheet.")
-    ] = "the hub",
-    hub_phone: Annotated[
-        str, typer.Option(help="The hub's phone number, printed on every run sheet.")
-    ] = "",
-    pdf: Annotated[
-        bool,
-        typer.Option("--pdf", help="Also print each run sheet to PDF (needs Debian's chromium)."),
-    ] = False,
+    hub_name: HubName = "the hub",
+    hub_phone: HubPhone = "",
+    pdf: Pdf = False,
 ) -> None:
     """Plan a day: assign and route every need, explain the rest, write outputs, print KPIs."""
     from rich.console import Console
@@ -274,17 +276,10 @@ def _hub(name: str, phone: str) -> object:
 def _stopping_rule(time_limit: float, iterations: int | None) -> object:
     """The search's stopping rule from the command line: iterations (the same plan on any
     machine) or a time limit."""
-    import math
-
     from kst_match.solve.stop import MaxIterations, MaxRuntime
 
-    if iterations is not None:
-        return MaxIterations(iterations)
-    if not (math.isfinite(time_limit) and time_limit > 0):
-        raise typer.BadParameter(
-            f"must be a positive number of seconds, not {time_limit}", param_hint="--time-limit"
-        )
-    return MaxRuntime(time_limit)
+    # The time limit is already checked by its option's callback (``_time_limit``).
+    return MaxIterations(iterations) if iterations is not None else MaxRuntime(time_limit)
 
 
 def _warn_if_starved(plan: object) -> None:
@@ -355,16 +350,9 @@ def replan_day(
     ] = None,
     out: Annotated[Path, typer.Option(help="Folder for the new plan.")] = Path("out/replan"),
     network: Annotated[Path | None, typer.Option(help="Street network file.")] = None,
-    hub_name: Annotated[
-        str, typer.Option(help="The hub's name, printed on every run sheet.")
-    ] = "the hub",
-    hub_phone: Annotated[
-        str, typer.Option(help="The hub's phone number, printed on every run sheet.")
-    ] = "",
-    pdf: Annotated[
-        bool,
-        typer.Option("--pdf", help="Also print each run sheet to PDF (needs Debian's chromium)."),
-    ] = False,
+    hub_name: HubName = "the hub",
+    hub_phone: HubPhone = "",
+    pdf: Pdf = False,
 ) -> None:
     """Plan the rest of the day: done stops stay, failed and orphaned needs are placed again.
 

@@ -21,7 +21,7 @@ from kst_match.geo.travel import TravelModel
 from kst_match.model import Day, Need, Reason, Transport
 from kst_match.solve.alone import alone_verdicts, closest_reason
 from kst_match.solve.day import DaySolution, Progress, solve_day
-from kst_match.solve.finish import finish
+from kst_match.solve.finish import RULE_REASONS, finish
 from kst_match.solve.places import Places
 from kst_match.solve.schedule import ONBOARD_LIMIT_S
 from kst_match.solve.stop import StoppingCriterion
@@ -43,16 +43,6 @@ REPAIR_FLEET = 80
 # already have, TAKE_OVER_VEHICLES others who could take it over.
 SCARCE = 3
 TAKE_OVER_VEHICLES = 2
-# Reasons found by the rules alone: no other area's volunteer can change them.
-RULE_REASONS = frozenset(
-    {
-        Reason.no_partner,
-        Reason.partner_capacity,
-        Reason.no_skill,
-        Reason.no_language,
-        Reason.site_closed,
-    }
-)
 
 
 def solve(

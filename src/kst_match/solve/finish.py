@@ -35,7 +35,6 @@ from kst_match.solve.vehicles import Vehicle
 RULE_REASONS = frozenset(
     {Reason.no_partner, Reason.no_skill, Reason.no_language, Reason.site_closed}
 )
-TASK_KINDS = ("deliver", "visit", "call")
 
 
 def finish(

@@ -221,8 +221,3 @@ def _write(
 
 def _handling(stops: Sequence[Timed], i: int) -> float:
     return COLLECT_S if stops[i].kind is StopKind.collect else 0.0
-
-
-def route_travel_s(stops: Sequence[Timed]) -> float:
-    """Seconds of travel along a timed route."""
-    return sum(s.travel_s for s in stops)

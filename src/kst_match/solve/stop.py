@@ -155,11 +155,6 @@ class AnyOf(StoppingCriterion):
         return " or ".join(str(c) for c in self.criteria)
 
 
-def any_of(*criteria: StoppingCriterion) -> StoppingCriterion:
-    """One rule from several (the first to fire stops the search)."""
-    return criteria[0] if len(criteria) == 1 else AnyOf(tuple(criteria))
-
-
 def fired_rule(rule: StoppingCriterion, progress: Progress) -> str:
     """The name of the rule that stopped a search at ``progress`` (``""`` if none fired: the
     search ran out of moves)."""
