@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import json
 import os
 import signal
 import stat
@@ -27,6 +28,7 @@ from kst_match.geo.travel import RoadEstimate
 from kst_match.inputs import read_day
 from kst_match.model import Day, Plan
 from kst_match.outputs import OutputError, violations_path, write_outputs
+from kst_match.outputs.publish import staged
 from tests.test_outputs import FakeAreas, make_day, make_plan
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -152,6 +154,18 @@ def test_a_run_killed_half_way_leaves_the_previous_outputs(
     (partial,) = [p for p in out.parent.iterdir() if p.name.startswith(".out.partial-")]
     assert stat.S_IMODE(partial.stat().st_mode) == 0o700
     assert (partial / "runsheets" / "V1.html").is_file()
+    # The next run clears what the killed one left; nothing holds its folder any more.
+    _write(day, _version(plan, 3), out)
+    assert [p.name for p in out.parent.iterdir()] == ["out"]
+
+
+def test_a_run_still_writing_keeps_its_folder(tmp_path: Path, day: Day, plan: Plan) -> None:
+    out = tmp_path / "out"
+    with staged(out) as stage:
+        (stage / "plan.json").write_text("{}", encoding="utf-8")
+        _write(day, plan, out)  # a second run, while the first is still writing
+        assert stage.is_dir() and (stage / "plan.json").is_file()
+    assert json.loads((out / "plan.json").read_text(encoding="utf-8")) == {}
 
 
 # ---------------------------------------------------------------------------------------------

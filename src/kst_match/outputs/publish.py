@@ -6,6 +6,8 @@ fills the disk or is killed leaves the previous outputs as they were. The old fo
 replaced as a whole, so no file of an earlier plan survives, and nothing is ever written
 through a symlink (the new folder is made by ``mkdtemp``; a destination that is a symlink is
 refused). Folders are 0700 and files 0600 whatever the umask: they hold residents' details.
+A run holds a lock on its private folder while it writes; the next run removes the folders
+of runs that were killed (no lock held), and leaves those of runs still writing.
 
 A plan that fails its check is not published; :func:`write_violations` writes its report
 beside the destination (``<out>.violations.txt``) and leaves the destination alone.
@@ -17,6 +19,8 @@ import contextlib
 import ctypes
 import datetime as dt
 import errno
+import fcntl
+import glob
 import logging
 import os
 import shutil
@@ -76,15 +80,53 @@ def staged(out: str | Path, marker: str = PLAN_FILE) -> Iterator[Path]:
     an empty folder or one holding ``marker`` (see :func:`destination`)."""
     target = destination(out, marker)
     target.parent.mkdir(parents=True, exist_ok=True)
-    stage = Path(tempfile.mkdtemp(prefix=f".{target.name}.partial-", dir=target.parent))
+    _remove_abandoned(target)
+    stage = Path(tempfile.mkdtemp(prefix=_partial_prefix(target), dir=target.parent))
+    lock = _lock(stage)
     try:
-        yield stage
-        seal(stage)
-    except BaseException:
-        shutil.rmtree(stage, ignore_errors=True)
-        raise
-    publish(stage, target)
+        try:
+            yield stage
+            seal(stage)
+        except BaseException:
+            shutil.rmtree(stage, ignore_errors=True)
+            raise
+        publish(stage, target)
+    finally:
+        os.close(lock)
     _remove_violations(target)
+
+
+def _partial_prefix(target: Path) -> str:
+    return f".{target.name}.partial-"
+
+
+def _lock(folder: Path) -> int:
+    """Hold an exclusive lock on ``folder`` until the returned descriptor is closed; the kernel
+    releases it when the process dies, however it dies."""
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | getattr(os, "O_NOFOLLOW", 0))
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    return fd
+
+
+def _remove_abandoned(target: Path) -> None:
+    """Remove the private folders of earlier runs for ``target`` that were killed while writing:
+    those nobody holds a lock on. A run still writing holds its lock and is left alone."""
+    for entry in target.parent.glob(f"{glob.escape(_partial_prefix(target))}*"):
+        if entry.is_symlink() or not entry.is_dir():
+            continue
+        try:
+            fd = os.open(entry, os.O_RDONLY | os.O_DIRECTORY | getattr(os, "O_NOFOLLOW", 0))
+        except OSError:
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            continue  # a run is writing there now
+        try:
+            shutil.rmtree(entry, ignore_errors=True)
+        finally:
+            os.close(fd)
 
 
 def seal(folder: Path) -> None:
