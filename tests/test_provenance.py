@@ -240,3 +240,30 @@ def test_any_bytes_as_a_plan_give_a_clear_refusal(raw: bytes) -> None:
         read_sealed(path)
     assert caught.value.problems[0].startswith(str(path))
     shutil.rmtree(path.parent)
+
+
+def test_replan_carries_the_rows_rejected_at_input(planned: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "day"
+    shutil.copytree(planned / "day", folder)
+    needs = folder / "needs.csv"
+    lines = needs.read_text(encoding="utf-8").splitlines()
+    header = lines[0].split(",")
+    bad = lines[1].split(",")
+    bad[header.index("id")], bad[header.index("priority")] = "bad1", "soonish"
+    needs.write_text("\n".join([*lines, ",".join(bad)]) + "\n", encoding="utf-8")
+    out = tmp_path / "out"
+    result = runner.invoke(
+        app, ["plan", "--data", str(folder), "--iterations", "20", "--out", str(out)]
+    )
+    assert result.exit_code == 0, _output(result)
+    (tmp_path / "events.json").write_text(json.dumps({"now": "09:00"}), encoding="utf-8")
+    result = _replan(tmp_path)
+    assert result.exit_code == 0, _output(result)
+    first = read_sealed(out / "plan.json")
+    second = read_sealed(tmp_path / "new" / "plan.json")
+    # Row 10: the header (row 1) and the 8 good needs are above it.
+    assert [(r.file, r.row, r.field, r.id) for r in second.rejected] == [
+        ("needs.csv", 10, "priority", "bad1")
+    ]
+    assert second.rejected == first.rejected
+    assert (second.kpis["needs_in_files"], second.kpis["needs_rejected"]) == (9, 1)

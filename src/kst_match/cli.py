@@ -370,6 +370,7 @@ def replan_day(
         read_sealed,
         stamp,
     )
+    from kst_match.rejections import attach_rejected
     from kst_match.replan import ReplanError, check_plan_day, read_events, replan, unreported
 
     console = Console(stderr=True)
@@ -381,7 +382,8 @@ def replan_day(
         if problems:
             raise ProvenanceError(problems)
         date = datetime.combine(morning.date, datetime.min.time())
-        day = _read_day(folder, date)
+        report = _read_report(folder, date)
+        day = report.day  # type: ignore[attr-defined]
         earlier = new_needs_files(morning)
         for path in earlier:  # needs added by earlier re-plans are part of the day now
             day = _with_new_needs(day, _new_needs(path, day, console))
@@ -418,6 +420,7 @@ def replan_day(
             stop,  # type: ignore[arg-type]
             progress=status.update,
         )
+    plan = attach_rejected(plan, report)  # type: ignore[arg-type]
     read = [(NEW_NEEDS, p) for p in [*earlier, *([new_needs] if new_needs else [])]]
     stamp(plan, folder, [*read, ("plan", plan_file.resolve()), ("events", events.resolve())])
     _finish(
