@@ -151,7 +151,7 @@ def main() -> None:
         parser.error("at least 3 runs: give 3 seeds or more")
     day, issues = read_day(DEFAULT_DAY_DIR)
     assert not issues, issues
-    console = Console()
+    console = Console(width=160)
     runs = []
     for seed in args.seeds:
         for equity in (False, True):
