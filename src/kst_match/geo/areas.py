@@ -53,7 +53,8 @@ def imd_quintile(decile: int) -> int:
 
 
 class Areas:
-    """Point-in-polygon lookup of wards and neighbourhoods, inside the borough outline."""
+    """Point-in-polygon lookup of wards, neighbourhoods and (when loaded) LSOAs with their
+    IMD 2019 decile, inside the borough outline."""
 
     def __init__(
         self,

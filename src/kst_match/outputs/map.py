@@ -485,6 +485,13 @@ PICKER_SCRIPT = """
 document.addEventListener('DOMContentLoaded', function () {
   var data = DATA;
   var map = window[data.map];
+  // The deprivation shading, when ticked, goes under the routes and stops, not over them.
+  if (data.deprivation && window[data.deprivation]) {
+    var shading = window[data.deprivation];
+    shading.on('add', function () {
+      shading.eachLayer(function (l) { if (l.bringToBack) { l.bringToBack(); } });
+    });
+  }
   var KST = window.KST = {routes: {}, picked: ''};
   data.routes.forEach(function (r) {
     KST.routes[r.volunteer] = {
@@ -555,12 +562,12 @@ def _lsoa_style(decile: int) -> Callable[[object], dict[str, object]]:
     return style
 
 
-def _deprivation_layer(areas: object, fmap: folium.Map) -> None:
+def _deprivation_layer(areas: object, fmap: folium.Map) -> str | None:
     """The LSOAs shaded by IMD 2019 decile, in a layer that is off until picked (when the
-    areas know the LSOAs)."""
+    areas know the LSOAs); returns the layer's JavaScript name."""
     lsoas = getattr(areas, "lsoa_geometries", None)
     if lsoas is None or len(lsoas) == 0:
-        return
+        return None
     layer = folium.FeatureGroup(name=DEPRIVATION_LAYER, show=False).add_to(fmap)
     simple = lsoas.geometry.simplify(WARD_SIMPLIFY_DEG, preserve_topology=True)
     for code, geometry in simple.items():
@@ -575,6 +582,7 @@ def _deprivation_layer(areas: object, fmap: folium.Map) -> None:
         name = str(row.get("lsoa11nm", code))
         shape.add_child(_tooltip(f"{name} ({code}): IMD 2019 decile {decile} of 10"))
         shape.add_to(layer)
+    return layer.get_name()
 
 
 def _bounds(day: Day, plan: Plan) -> list[list[float]] | None:
@@ -620,8 +628,7 @@ def build_map(
             ward.add_child(_tooltip(f"{props['name']} ward{where}"))
             ward.add_to(wards)
 
-    if areas is not None:
-        _deprivation_layer(areas, fmap)
+    deprivation = _deprivation_layer(areas, fmap) if areas is not None else None
 
     sites = folium.FeatureGroup(name=SITES_LAYER).add_to(fmap)
     for site in day.sites:
@@ -721,7 +728,12 @@ def build_map(
     root.header.add_child(_Raw(LABEL_CSS), name="kst_label_css")
     root.html.add_child(_Raw(_legend(plan, colours, stamp(generated))), name="kst_legend")
     root.html.add_child(_Raw(_unserved_panel(day, plan)), name="kst_unserved")
-    data = {"map": fmap.get_name(), "routes": registry, "wards": labels}
+    data = {
+        "map": fmap.get_name(),
+        "routes": registry,
+        "wards": labels,
+        "deprivation": deprivation,
+    }
     script = PICKER_SCRIPT.replace("DATA", str(htmlsafe_json_dumps(data)), 1)
     root.html.add_child(_Raw(f"<script>{script}</script>"), name="kst_picker")
     bounds = _bounds(day, plan)
