@@ -34,7 +34,8 @@ Rules checked (times are seconds after midnight unless said, travel seconds, dis
 - matching: skills, required language, the partner offers the kind, covers the ward, the
   volunteer belongs to it, and no partner exceeds its daily capacity for a kind.
 - limits: tasks per volunteer.
-- KPIs: those the plan states are recounted from the plan and the day.
+- KPIs: those the plan states are recounted from the plan and the day, service by IMD decile,
+  IMD quintile and ward included (from each need's decile and ward in the day).
 - unserved reasons, re-tested against the final plan: a rule reason must hold by the rules;
   ``partner_capacity`` only when every partner that offers the kind, covers the ward and has a
   qualified volunteer has used up its capacity; ``no_time``, ``too_far`` and ``no_capacity``
