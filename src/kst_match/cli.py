@@ -242,6 +242,7 @@ def plan_day(
     equity: Annotated[
         bool,
         typer.Option(
+            "--equity",
             help="When not every need can be served, serve needs in more deprived areas "
             "(IMD 2019 decile of their LSOA) first, within each priority: never an urgent "
             "need for a normal one.",
