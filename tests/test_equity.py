@@ -27,9 +27,9 @@ from kst_match.scenarios import Scenario, VolunteersChange, apply
 from kst_match.solve.stop import MaxIterations
 from tests.test_plan import DATE, FOODBANK, HUB, PHARMACY, SMALL_DAY_RULE, TRAVEL, need, volunteer
 
-DECILES = [f"{d}_decile" for d in ("imd", "income", "employment", "education", "health")] + [
-    f"{d}_decile" for d in ("crime", "housing_services", "living_environment")
-]
+# The index and its seven domains.
+DOMAINS = ("imd", "income", "employment", "education", "health", "crime", "housing_services")
+DECILES = [f"{d}_decile" for d in (*DOMAINS, "living_environment")]
 
 
 @pytest.fixture(scope="module")
