@@ -645,7 +645,7 @@ def test_plan_help_names_what_each_option_takes() -> None:
         "--data": "<path>", "--date": "DATE", "--time-limit": "<float>",
         "--iterations": "<int", "--onboard-limit": "<int", "--out": "<path>",
         "--network": "<path>", "--hub-name": "<str>", "--hub-phone": "<str>",
-        "--pdf": "Also", "--help": "Show",
+        "--pdf": "Also", "--equity": "When", "--help": "Show",
     }  # fmt: skip
 
 

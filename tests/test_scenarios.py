@@ -110,6 +110,17 @@ def test_doubling_demand_in_one_ward_shows_up_in_that_ward() -> None:
     rows = {r["scenario"]: r for r in comparison(outcomes)}
     assert rows["double"]["ward_hit_hardest"].startswith(f"{ward} (")
     assert rows["double"]["ward_unserved_more"] == 2
+    # By IMD decile: "a" and "b" are in LSOA E01002968 (Kingston upon Thames 009C), decile 6;
+    # the two new needs wherever the draw put them. Every decile with a need in either run
+    # has its columns in both rows.
+    columns = {f"needs_imd{n.imd_decile}" for n in changed.needs}
+    assert {k for k in rows["base"] if k.startswith("needs_imd")} == columns
+    assert {k: v for k, v in rows["base"].items() if k.startswith("needs_imd") and v} == {
+        "needs_imd6": 2
+    }
+    assert rows["base"]["served_imd6"] == 2
+    assert sum(rows["double"][k] for k in columns) == 4
+    assert sum(rows["double"][k.replace("needs", "served")] for k in columns) == 2
 
 
 def test_closing_a_site_moves_its_collections_or_says_why_not() -> None:

@@ -34,7 +34,8 @@ Rules checked (times are seconds after midnight unless said, travel seconds, dis
 - matching: skills, required language, the partner offers the kind, covers the ward, the
   volunteer belongs to it, and no partner exceeds its daily capacity for a kind.
 - limits: tasks per volunteer.
-- KPIs: those the plan states are recounted from the plan and the day.
+- KPIs: those the plan states are recounted from the plan and the day, service by IMD decile,
+  IMD quintile and ward included (from each need's decile and ward in the day).
 - unserved reasons, re-tested against the final plan: a rule reason must hold by the rules;
   ``partner_capacity`` only when every partner that offers the kind, covers the ward and has a
   qualified volunteer has used up its capacity; ``no_time``, ``too_far`` and ``no_capacity``
@@ -999,6 +1000,94 @@ class _Referee:
                     self.add(Code.kpi_mismatch, msg)
         for name in ("served_by_priority", "served_by_kind", "unserved_by_reason"):
             self.check_kpi_table(name, kpis.get(name), assigned)
+        self.check_equity(kpis.get("equity"), assigned)
+
+    def check_equity(self, stated: object, assigned: dict[str, Assignment]) -> None:
+        """Service by IMD decile, IMD quintile and ward, recounted from the day's needs (their
+        LSOA's decile and their ward) and the plan: every figure of every row, and no row
+        stated that the recount does not have (or missing that it has)."""
+        if stated is None:
+            return
+        if not isinstance(stated, Mapping):
+            self.add(Code.kpi_mismatch, f"KPI equity is {stated!r}, not a table.")
+            return
+        reason: dict[str, str] = {}
+        for u in self.plan.unserved:
+            if u.need in self.needs:
+                reason.setdefault(u.need, str(u.reason))
+        columns = sorted(set(reason.values()))
+
+        def decile(n: Need) -> str:
+            return "unknown" if n.imd_decile is None else str(n.imd_decile)
+
+        def quintile(n: Need) -> str:
+            # Deciles 1-2 make quintile 1 (the most deprived fifth), 3-4 quintile 2, and so on.
+            return "unknown" if n.imd_decile is None else str(math.ceil(n.imd_decile / 2))
+
+        def ward(n: Need) -> str:
+            return n.ward or "unknown"
+
+        for name, key, listed in (
+            ("by_imd_decile", decile, [str(d) for d in range(1, 11)]),
+            ("by_imd_quintile", quintile, [str(q) for q in range(1, 6)]),
+            ("by_ward", ward, []),
+        ):
+            groups: dict[str, list[Need]] = {g: [] for g in listed}
+            for n in self.day.needs:
+                groups.setdefault(key(n), []).append(n)
+            table = stated.get(name)
+            if not isinstance(table, Mapping):
+                self.add(Code.kpi_mismatch, f"KPI equity.{name} is {table!r}, not a table.")
+                continue
+            for group in sorted(set(groups) | {str(k) for k in table}, key=str):
+                self.check_equity_row(
+                    f"equity.{name}.{group}",
+                    table.get(group),
+                    groups.get(group),
+                    assigned,
+                    reason,
+                    columns,
+                )
+
+    def check_equity_row(
+        self,
+        where: str,
+        row: object,
+        needs: list[Need] | None,
+        assigned: dict[str, Assignment],
+        reason: dict[str, str],
+        columns: list[str],
+    ) -> None:
+        """One row of an equity table against the needs of its group (None: no such group)."""
+        if needs is None or not isinstance(row, Mapping):
+            self.add(
+                Code.kpi_mismatch,
+                f"KPI {where} is {row!r}, recounted {needs and len(needs)} needs.",
+            )
+            return
+        done = [n for n in needs if n.id in assigned]
+        urgent = [n for n in needs if n.priority is Priority.urgent]
+        left = Counter(reason[n.id] for n in needs if n.id in reason)
+        want: dict[str, float | None] = {
+            "needs": len(needs),
+            "served": len(done),
+            "unserved": len(needs) - len(done),
+            "served_pct": 100 * len(done) / len(needs) if needs else None,
+            "urgent": len(urgent),
+            "urgent_served": sum(1 for n in urgent if n.id in assigned),
+            **{c: left[c] for c in columns},
+        }
+        for cell, value in want.items():
+            found = row.get(cell)
+            if value is None:
+                ok = found is None
+            else:
+                # The share is rounded to 0.1 percentage points; counts are exact.
+                tolerance = 0.05 + 1e-9 if cell == "served_pct" else 0
+                ok = _number(found) and abs(float(found) - value) <= tolerance  # type: ignore[arg-type]
+            if not ok:
+                shown = "none" if value is None else f"{value:g}"
+                self.add(Code.kpi_mismatch, f"KPI {where}.{cell} is {found!r}, recounted {shown}.")
 
     def recount_kpis(
         self, assigned: dict[str, Assignment], routes: dict[str, Route]

@@ -239,6 +239,15 @@ def plan_day(
     hub_name: HubName = "the hub",
     hub_phone: HubPhone = "",
     pdf: Pdf = False,
+    equity: Annotated[
+        bool,
+        typer.Option(
+            "--equity",
+            help="When not every need can be served, serve needs in more deprived areas "
+            "(IMD 2019 decile of their LSOA) first, within each priority: never an urgent "
+            "need for a normal one.",
+        ),
+    ] = False,
 ) -> None:
     """Plan a day: assign and route every need, explain the rest, write outputs, print KPIs."""
     from rich.console import Console
@@ -259,6 +268,7 @@ def plan_day(
             stop,
             progress=status.update,
             onboard_limit_min=onboard_limit,
+            equity=equity,
         )
     plan = attach_rejected(plan, report)  # type: ignore[arg-type]
     stamp(plan, data or DEFAULT_DAY_DIR)  # bind the plan to its inputs (after the last change)
@@ -319,7 +329,7 @@ def _locate_new_needs(needs: list, day: object, file: str) -> tuple[list, list[s
         elif need.id in known:
             problems.append(f"{file}, need {need.id}, id: already a need of this day")
         else:
-            kept.append(need.model_copy(update={"ward": place.ward_code}))
+            kept.append(need.model_copy(update=place.need_fields()))
     return kept, problems
 
 

@@ -57,7 +57,7 @@ from kst_match.model import (
 )
 
 # Columns computed from other columns, never read from or written to files.
-DERIVED_FIELDS = {"ward"}
+DERIVED_FIELDS = {"ward", "lsoa", "imd_decile"}
 
 # ``Issue.field`` for a problem with the file as a whole, or with a row as a whole.
 FILE = "(file)"
@@ -895,7 +895,8 @@ class Locator(Protocol):
     wards: Mapping[str, str]  # ward code -> ward name
 
     def locate_many(self, lon: Sequence[float], lat: Sequence[float]) -> Sequence[Any]:
-        """For each point, its place (with ``ward_code``), or None outside the borough."""
+        """For each point, its place (with ``ward_code`` and ``need_fields()``: the ward, LSOA
+        and decile a need there gets), or None outside the borough."""
         ...
 
 
@@ -971,8 +972,9 @@ def check_day(
     Beyond each file's own checks (``read_records``), rows are dropped, each with an issue, when:
     a need's site, a volunteer's partner (or ``shared_with``) or a partner's site is unknown (or
     was itself rejected); a partner covers an unknown ward code; a need, a volunteer's home or a
-    site lies outside the borough. Each need gets its ``ward``. With ``date``, needs of other
-    dates are left out (not an error); without it, all needs must share one date.
+    site lies outside the borough. Each need gets its ``ward``, ``lsoa`` and ``imd_decile``.
+    With ``date``, needs of other dates are left out (not an error); without it, all needs must
+    share one date.
     ``previous_volunteer`` may name anyone (they need not be available today).
     ``areas`` places points in wards (default: ``kst_match.geo.areas.Areas.default()``).
     """
@@ -1131,9 +1133,10 @@ def _check_locations(
                 )
             elif table is needs:
                 # Set in place, not by ``model_copy``: a copy per need would double the memory
-                # of a large day. The need is new, seen by nothing else yet, and ``ward`` is
-                # derived, never read from the file, so no validator depends on it.
-                record.__dict__["ward"] = place.ward_code
+                # of a large day. The need is new, seen by nothing else yet, and its place
+                # (ward, LSOA, decile) is derived, never read from the file, so no validator
+                # depends on it.
+                record.__dict__.update(place.need_fields())
                 kept.append((row, record))
             else:
                 kept.append((row, record))

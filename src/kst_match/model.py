@@ -485,8 +485,11 @@ class Need(Located):
     address: Annotated[str, Field(max_length=MAX_ADDRESS_LENGTH)] = ""
     phone: Phone = ""
     access_notes: str = ""
-    # Filled by geography when the need is read; not an input column.
+    # Filled by geography when the need is read; not input columns. The LSOA (2011) and its
+    # Index of Multiple Deprivation 2019 decile (1: the most deprived tenth of England).
     ward: OptionalStr = None
+    lsoa: OptionalStr = None
+    imd_decile: int | None = Field(default=None, ge=1, le=10)
 
     _id = field_validator("id", "resident")(_nonempty_id)
     _phone = field_validator("phone")(check_phone)
@@ -526,6 +529,9 @@ class Day(BaseModel):
     volunteers: tuple[Volunteer, ...]
     partners: tuple[Partner, ...]
     sites: tuple[Site, ...]
+    # Planning option: when not every need can be served, a need in a more deprived LSOA is
+    # worth more (``kst_match.solve.weights``); never more than a need of a higher priority.
+    equity: bool = False
 
     def need(self, need_id: str) -> Need:
         return self._index("needs")[need_id]

@@ -16,4 +16,5 @@ def _bundled() -> Path:
 DATA_DIR = Path(os.environ["KST_MATCH_DATA"]) if os.environ.get("KST_MATCH_DATA") else _bundled()
 GEO_DIR = DATA_DIR / "geo"
 DEFAULT_DAY_DIR = DATA_DIR / "day"
+DEPRIVATION_FILE = DATA_DIR / "deprivation" / "imd2019_lsoa.csv"
 CACHE_DIR = Path(os.environ.get("KST_MATCH_CACHE", Path.home() / ".cache" / "kst-match"))

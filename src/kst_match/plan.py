@@ -7,14 +7,18 @@ import math
 import statistics
 import time
 from collections import Counter
+from collections.abc import Callable
 
+from kst_match.geo.areas import Areas, imd_quintile
 from kst_match.geo.travel import RoadEstimate, TravelModel
 from kst_match.model import (
     PRIORITY_ORDER,
     REASON_TEXT,
     Assignment,
     Day,
+    Need,
     Plan,
+    Priority,
     Reason,
     Route,
     Stop,
@@ -29,6 +33,8 @@ from kst_match.solve.vehicles import fresh_vehicles
 
 DEFAULT_STOP = MaxRuntime(5.0)
 ONBOARD_LIMIT_MIN = 120  # goods' longest time on board by default, minutes
+# Equity when capacity runs short (``--equity``); off by default: see the README's figures.
+EQUITY = False
 
 
 def default_travel() -> TravelModel:
@@ -42,13 +48,17 @@ def make_plan(
     progress: Progress | None = None,
     onboard_limit_min: int = ONBOARD_LIMIT_MIN,
     workers: int | None = None,
+    equity: bool = EQUITY,
 ) -> Plan:
     """Plan a whole day: every need assigned (partner, volunteer, order, times) or unserved
     with its reason. A complete first solution is always built; ``stop`` says when the
     search stops improving it (``kst_match.solve.stop``); ``onboard_limit_min`` bounds goods'
-    time on board; ``workers``: processes (default: the usable cores)."""
+    time on board; ``workers``: processes (default: the usable cores); ``equity``: a need in
+    a more deprived LSOA is worth more, within its priority (``kst_match.solve.weights``)."""
     began = time.perf_counter()
     travel = travel or default_travel()
+    if day.equity != equity:
+        day = day.model_copy(update={"equity": equity})
     solution = solve(
         day,
         fresh_vehicles(day),
@@ -59,6 +69,7 @@ def make_plan(
         onboard_limit_s=onboard_limit_min * 60,
     )
     solution.stats["stopping_rule"] = str(stop)
+    solution.stats["equity"] = equity
     plan = build_plan(day, solution, travel, began=began)
     plan.onboard_limit_min = onboard_limit_min
     return plan
@@ -229,6 +240,70 @@ def kpis(day: Day, plan: Plan, stats: dict[str, float | int | str]) -> dict[str,
             ),
             "kept": sum(1 for a in plan.assignments if a.continuity),
         },
+        "equity": equity(day, plan),
         "travel_model": plan.travel_model,
         "solver": stats,
     }
+
+
+IMD_DECILES = [str(d) for d in range(1, 11)]
+IMD_QUINTILES = [str(q) for q in range(1, 6)]
+UNKNOWN = "unknown"  # a need whose place has no LSOA (outside the bundled LSOAs)
+
+
+def equity(day: Day, plan: Plan) -> dict[str, dict[str, dict[str, object]]]:
+    """Service by deprivation and by place: for each IMD 2019 decile and quintile of the
+    needs' LSOAs (1: the most deprived in England; every decile and quintile listed, ``unknown``
+    for needs without one) and each ward, the needs, served, unserved, the share served (%),
+    urgent needs and urgent served, and the unserved by reason (every reason of the plan)."""
+    reasons = sorted({u.reason.value for u in plan.unserved})
+    served = {a.need for a in plan.assignments}
+    why = {u.need: u.reason.value for u in plan.unserved}
+
+    def decile(n: Need) -> str:
+        return UNKNOWN if n.imd_decile is None else str(n.imd_decile)
+
+    def quintile(n: Need) -> str:
+        return UNKNOWN if n.imd_decile is None else str(imd_quintile(n.imd_decile))
+
+    def ward(n: Need) -> str:
+        return n.ward or UNKNOWN
+
+    names = Areas.default().wards
+    wards = sorted({ward(n) for n in day.needs})
+    by_ward = _service_rows(day.needs, ward, wards, served, why, reasons)
+    return {
+        "by_imd_decile": _service_rows(day.needs, decile, IMD_DECILES, served, why, reasons),
+        "by_imd_quintile": _service_rows(day.needs, quintile, IMD_QUINTILES, served, why, reasons),
+        "by_ward": {k: {"name": names.get(k, ""), **row} for k, row in by_ward.items()},
+    }
+
+
+def _service_rows(
+    needs: tuple[Need, ...],
+    key: Callable[[Need], str],
+    groups: list[str],
+    served: set[str],
+    why: dict[str, str],
+    reasons: list[str],
+) -> dict[str, dict[str, object]]:
+    """One row per group (``groups`` first, then any other key met, such as ``unknown``), with
+    a column per reason in ``reasons``."""
+    members: dict[str, list[Need]] = {g: [] for g in groups}
+    for n in needs:
+        members.setdefault(key(n), []).append(n)
+    rows: dict[str, dict[str, object]] = {}
+    for group, mine in members.items():
+        done = sum(1 for n in mine if n.id in served)
+        urgent = [n for n in mine if n.priority is Priority.urgent]
+        left = Counter(why[n.id] for n in mine if n.id in why)
+        rows[group] = {
+            "needs": len(mine),
+            "served": done,
+            "unserved": len(mine) - done,
+            "served_pct": round(100 * done / len(mine), 1) if mine else None,
+            "urgent": len(urgent),
+            "urgent_served": sum(1 for n in urgent if n.id in served),
+            **{r: left.get(r, 0) for r in reasons},
+        }
+    return rows

@@ -30,7 +30,7 @@ Each change is a mapping with one key, the kind of change:
     at random), and ``add`` adds that many needs of ``kind`` (any kind, drawn by the generator's
     shares, if not given). New needs are drawn as the generator draws them
     (``kst_match.dataset.generate``): a resident at a postcode centroid of the ward (of the
-    borough without ``ward``), weighted by households and the ward's demand factor, with a
+    borough without ``ward``), weighted by its older residents and deprivation, with a
     priority, window, duration, load and (for deliveries) the nearest site offering the goods.
 ``site``
     ``id`` and either ``closed: true`` or new ``opens`` / ``closes`` (``HH:MM``). The deliveries
@@ -286,10 +286,8 @@ def _with_wards(day: Day, areas: Areas) -> Day:
     if not missing:
         return day
     places = areas.locate_many([n.lon for n in missing], [n.lat for n in missing])
-    ward = {n.id: p.ward_code for n, p in zip(missing, places, strict=True) if p is not None}
-    needs = tuple(
-        n.model_copy(update={"ward": ward[n.id]}) if n.id in ward else n for n in day.needs
-    )
+    found = {n.id: p.need_fields() for n, p in zip(missing, places, strict=True) if p is not None}
+    needs = tuple(n.model_copy(update=found[n.id]) if n.id in found else n for n in day.needs)
     return day.model_copy(update={"needs": needs})
 
 
@@ -402,7 +400,7 @@ def _new_needs(
 
     geo = g._Geo(load_postcodes(), areas)
     geo.used.update({(n.lon, n.lat): 1 for n in day.needs})  # a later person moves a little
-    weights = geo.weights({}, frozenset({ward}) if ward else frozenset())
+    weights = geo.weights({}, frozenset({ward}) if ward else frozenset(), residents=True)
     rows = rng.choice(len(weights), size=len(kinds), p=weights)
     lon, lat = geo.place(rng, rows)
     placed = areas.locate_many(lon, lat)
@@ -438,9 +436,9 @@ def _new_needs(
                 load=load,
                 site=site.id if site else None,
                 postcode=str(postcodes[i]),
-                ward=placed[i].ward_code if placed[i] else ward,
                 lon=float(lon[i]),
                 lat=float(lat[i]),
+                **(placed[i].need_fields() if placed[i] else {"ward": ward}),
             )
         )
     return out
@@ -527,7 +525,9 @@ _APPLY: dict[type, Callable[..., Day]] = {
 class Outcome:
     """One scenario run with one seed: the figures a planner compares.
 
-    ``travel_total_min`` minutes; ``unserved_by_ward`` counts by 2022 ward code."""
+    ``travel_total_min`` minutes; ``unserved_by_ward`` counts by 2022 ward code;
+    ``served_by_imd_decile`` needs and served by the IMD 2019 decile of their LSOA (deciles
+    with needs only)."""
 
     scenario: str
     seed: int
@@ -543,6 +543,7 @@ class Outcome:
     tasks_mean: float
     tasks_max: int
     unserved_ids: tuple[str, ...] = field(default=())
+    served_by_imd_decile: dict[str, dict[str, int]] = field(default_factory=dict)
     # Wall seconds to apply and plan: measured, so left out of comparisons of results.
     plan_s: float = field(default=0.0, compare=False)
 
@@ -573,6 +574,11 @@ def outcome(name: str, seed: int, day: Day, plan: Plan) -> Outcome:
         tasks_mean=float(k["tasks_per_volunteer"]["mean"]),
         tasks_max=int(k["tasks_per_volunteer"]["max"]),
         unserved_ids=tuple(u.need for u in plan.unserved),
+        served_by_imd_decile={
+            d: {"needs": int(row["needs"]), "served": int(row["served"])}
+            for d, row in k.get("equity", {}).get("by_imd_decile", {}).items()
+            if row["needs"]
+        },
     )
 
 
@@ -651,13 +657,19 @@ def spread(values: Sequence[float]) -> dict[str, float]:
 
 def comparison(outcomes: Sequence[Outcome]) -> list[dict[str, Any]]:
     """One row per scenario (seeds folded into min/median/max where they differ): served by
-    priority and kind, unserved by reason, travel and load, and the ward hit hardest (the most
-    unserved needs more than the base, or simply the most when there is no base)."""
+    priority and kind, needs and served by IMD decile (``needs_imd3``, ``served_imd3``: every
+    decile with needs in any run), unserved by reason, travel and load, and the ward hit
+    hardest (the most unserved needs more than the base, or simply the most when there is no
+    base)."""
     by_name: dict[str, list[Outcome]] = {}
     for o in outcomes:
         by_name.setdefault(o.scenario, []).append(o)
     base = by_name.get(BASE.name)
     base_ward = Counter(base[0].unserved_by_ward) if base else Counter()
+    deciles = sorted(
+        {d for o in outcomes for d in o.served_by_imd_decile},
+        key=lambda d: (not d.isdigit(), int(d) if d.isdigit() else 0),
+    )
     rows = []
     for name, runs in by_name.items():
         row: dict[str, Any] = {"scenario": name, "seeds": len(runs)}
@@ -672,6 +684,10 @@ def comparison(outcomes: Sequence[Outcome]) -> list[dict[str, Any]]:
             row[f"served_{kind.value}"] = _fold(
                 [o.served_by_kind.get(kind.value, {}).get("served", 0) for o in runs]
             )
+        for d in deciles:
+            cells = [o.served_by_imd_decile.get(d, {}) for o in runs]
+            row[f"needs_imd{d}"] = _fold([c.get("needs", 0) for c in cells])
+            row[f"served_imd{d}"] = _fold([c.get("served", 0) for c in cells])
         reasons = sorted({r for o in runs for r in o.unserved_by_reason})
         for reason in reasons:
             row[f"unserved_{reason}"] = _fold([o.unserved_by_reason.get(reason, 0) for o in runs])

@@ -2,7 +2,10 @@
 
 Grounded in the hub's published figures (DESIGN.md): the greatest volume in food and pharmacy
 deliveries, a real share of complex needs (wellbeing, befriending, advice), residents at real
-postcode centroids (a postcode is about 15 households, so drawing postcodes draws households).
+postcode centroids, drawn where older residents live (the LSOA's population aged 60 and over,
+shared among its postcodes as households are) with more need per older resident where health and
+income deprivation are higher (English Indices of Deprivation 2019). Volunteers live at
+postcodes drawn by households (a postcode is about 15 of them).
 Every share and range below is an assumption; ``data/README.md`` gives the reasoning.
 
 The same arguments give byte-identical files. Volunteers and needs draw from separate random
@@ -133,12 +136,11 @@ LANGUAGE_HOMES: dict[str, dict[str, float]] = {
     "korean": {"Maldens and Coombe": 6.0},
     "tamil": {"South of the Borough": 3.0, "Surbiton": 2.0},
 }
-# Wards with more demand per household than the rest (weight multiplier); see data/README.md.
-WARD_DEMAND: dict[str, float] = {
-    "E05013941": 1.3,  # Norbiton
-    "E05013945": 1.3,  # Tolworth
-    "E05013931": 1.3,  # Chessington South & Malden Rushett
-}
+# Need per older resident rises with the LSOA's health and income deprivation: the factor is
+# 1 + DEPRIVATION_GAIN * ((10 - income decile) + (10 - health decile)) / 18, so 1 where both
+# are decile 10 (the least deprived tenth of England) and 1 + DEPRIVATION_GAIN where both are
+# decile 1. An assumption; see data/README.md.
+DEPRIVATION_GAIN = 1.0
 HOME_NOTES = (
     "ring twice, side door",
     "ground-floor flat: press buzzer 2",
@@ -301,9 +303,17 @@ def _scaled_partners(partners: Sequence[Partner], needs: int) -> list[Partner]:
     ]
 
 
+def deprivation_factor(income_decile: np.ndarray, health_decile: np.ndarray) -> np.ndarray:
+    """Need per older resident, relative to an LSOA in the least deprived decile of both
+    domains (deciles 1 to 10, 1 the most deprived)."""
+    score = ((10 - np.asarray(income_decile)) + (10 - np.asarray(health_decile))) / 18
+    return 1.0 + DEPRIVATION_GAIN * score
+
+
 @dataclass
 class _Geo:
-    """Postcodes with their neighbourhood, and the borough test, shared by both generators."""
+    """Postcodes with their neighbourhood and LSOA, and the borough test, shared by both
+    generators."""
 
     postcodes: pd.DataFrame
     areas: Areas
@@ -315,10 +325,31 @@ class _Geo:
         lookup = {code: nb for nb, codes in self.areas.neighbourhoods.items() for code in codes}
         return self.postcodes["ward_code_2022"].map(lookup).to_numpy()
 
-    def weights(self, homes: dict[str, float], wards: frozenset[str] = frozenset()) -> np.ndarray:
-        """Sampling weight of each postcode (households), times demand and locality factors."""
+    @cached_property
+    def demand(self) -> np.ndarray:
+        """Each postcode's share of its LSOA's population aged 60 and over (shared among the
+        LSOA's postcodes, each about 15 households), times the LSOA's deprivation factor."""
+        lsoas = self.areas.lsoa_geometries
+        if lsoas.empty:
+            raise ValueError("the areas have no LSOAs with deprivation figures")
+        row = self.areas.lsoa_index(self.postcodes["lon"], self.postcodes["lat"])
+        if (row < 0).any():
+            raise ValueError("a postcode lies in no LSOA")
+        postcodes = np.bincount(row, minlength=len(lsoas))
+        older = lsoas["aged_60_plus_2015"].to_numpy(dtype=float)
+        factor = deprivation_factor(lsoas["income_decile"], lsoas["health_decile"])
+        return (older * factor / np.maximum(postcodes, 1))[row]
+
+    def weights(
+        self,
+        homes: dict[str, float],
+        wards: frozenset[str] = frozenset(),
+        residents: bool = False,
+    ) -> np.ndarray:
+        """Sampling weight of each postcode: households (volunteers), or the need of older
+        residents (``residents``: ``demand``), times locality factors."""
         ward = self.postcodes["ward_code_2022"].to_numpy()
-        w = np.array([WARD_DEMAND.get(c, 1.0) for c in ward])
+        w = self.demand.copy() if residents else np.ones(ward.size)
         nb = self.neighbourhood
         for name, factor in homes.items():
             w[nb == name] *= factor
@@ -630,12 +661,12 @@ def _needs(
     for lang in [None, *languages]:
         mine = np.flatnonzero([x == lang for x in res_lang])
         if mine.size:
-            w = geo.weights(LANGUAGE_HOMES.get(lang, {}) if lang else {})
+            w = geo.weights(LANGUAGE_HOMES.get(lang, {}) if lang else {}, residents=True)
             rows[mine] = rng.choice(len(w), size=mine.size, p=w)
     lon, lat = geo.place(rng, rows)
-    ward_idx = geo.areas.ward_index(lon, lat)
+    res_place = geo.areas.locate_many(lon, lat)
     ward_codes = list(geo.areas.wards)
-    res_ward = [ward_codes[j] if j >= 0 else None for j in ward_idx]
+    res_ward = [p.ward_code if p else None for p in res_place]
     postcode = geo.postcodes["postcode"].to_numpy()[rows]
     wants_continuity = exact_flags(rng, n_res, CONTINUITY_SHARE)
 
@@ -714,9 +745,9 @@ def _needs(
                 site=site.id if site else None,
                 postcode=str(postcode[r]),
                 access_notes=note,
-                ward=ward,
                 lon=float(lon[r]),
                 lat=float(lat[r]),
+                **(res_place[r].need_fields() if res_place[r] else {}),
             )
         )
     return out

@@ -26,6 +26,18 @@ from kst_match.outputs._common import stamp
 
 TERMINAL_MAX_ROWS = 12
 SCALARS = (str, int, float, bool, type(None), Enum, dt.date, dt.time)
+# What the service-by-deprivation tables' rows and columns mean, under each in kpis.md.
+NOTES = {
+    "equity / by_imd_decile": "Decile of the English Indices of Deprivation 2019 of each need's"
+    " LSOA: 1 is the most deprived tenth of England's LSOAs, 10 the least.",
+    "equity / by_imd_quintile": "Quintile of the same index: 1 (deciles 1 and 2) is the most"
+    " deprived fifth of England's LSOAs.",
+    "equity / by_ward": "The 2022 wards.",
+}
+EQUITY_COLUMNS = (
+    "served_pct is the share of the row's needs served (%); urgent and urgent_served count its"
+    " urgent needs; the columns after them count its unserved needs by reason."
+)
 
 
 @dataclass(frozen=True)
@@ -137,6 +149,8 @@ def render_markdown(plan: Plan, generated: dt.datetime | None = None) -> str:
         lines.append("| " + " | ".join(_md(c) for c in table.columns) + " |")
         lines.append("|" + " --- |" * len(table.columns))
         lines += ["| " + " | ".join(_md(c) for c in row) + " |" for row in table.rows]
+        if table.title in NOTES:
+            lines += ["", f"{NOTES[table.title]} {EQUITY_COLUMNS}"]
     lines += _rejected_markdown(plan)
     return "\n".join(lines) + "\n"
 

@@ -1,8 +1,9 @@
 """The plan as an HTML map (folium/Leaflet) that renders with no network.
 
-Layers, each listed in the layer control: the 2022 wards, the collection sites, the routes (one
-polyline per volunteer, coloured by volunteer, in the "Routes" layer), their stops (circle
-markers with popups) and the needs left unserved (with the reason). Leaflet is inlined from the
+Layers, each listed in the layer control: the 2022 wards, deprivation (the LSOAs shaded by
+their IMD 2019 decile; off until picked), the collection sites, the routes (one polyline per
+volunteer, coloured by volunteer, in the "Routes" layer), their stops (circle markers with
+popups) and the needs left unserved (with the reason). Leaflet is inlined from the
 vendored copy in ``vendor/`` instead of folium's CDN links, so the vectors render offline; the
 OpenStreetMap tile layer only shows where there is a network.
 """
@@ -53,12 +54,20 @@ STOPS_LAYER = "Stops"
 SITES_LAYER = "Sites"
 WARDS_LAYER = "Wards (2022)"
 UNSERVED_LAYER = "Unserved needs"
+DEPRIVATION_LAYER = "Deprivation (IMD 2019 decile, LSOA)"
 
 # Class names on the SVG paths, so that a page (or a test) can find each kind of vector.
 ROUTE_CLASS = "kst-route"
 STOP_CLASS = "kst-stop"
 UNSERVED_CLASS = "kst-unserved"
 WARD_CLASS = "kst-ward"
+LSOA_CLASS = "kst-lsoa"
+# Fill by IMD decile, 1 (the most deprived tenth of England) darkest: ColorBrewer "Purples",
+# stretched to ten steps.
+DECILE_COLOURS = (
+    "#3f007d", "#54278f", "#6a51a3", "#807dba", "#9e9ac8",
+    "#bcbddc", "#dadaeb", "#e7e6f2", "#f2f0f7", "#fcfbfd",
+)  # fmt: skip
 
 SITE_LETTER: dict[SiteKind, str] = {
     SiteKind.food_bank: "F",
@@ -399,7 +408,16 @@ def _key() -> str:
         rows.append(f'<div class="kst-key-row">{_site_icon(SITE_LETTER[kind])}{text}</div>')
     rows.append(
         '<div class="kst-key-row">calls are made by phone: not on the map</div>'
-        '<div class="kst-key-row">grey outlines: wards (2022), named</div></div>'
+        '<div class="kst-key-row">grey outlines: wards (2022), named</div>'
+    )
+    swatches = "".join(
+        f"<span style='display:inline-block;width:12px;height:12px;background:{c};"
+        "border:1px solid #999'></span>"
+        for c in DECILE_COLOURS
+    )
+    rows.append(
+        f'<div class="kst-key-row">{swatches}<br>deprivation layer: IMD decile 1 (most deprived)'
+        " to 10</div></div>"
     )
     return "".join(rows)
 
@@ -467,6 +485,13 @@ PICKER_SCRIPT = """
 document.addEventListener('DOMContentLoaded', function () {
   var data = DATA;
   var map = window[data.map];
+  // The deprivation shading, when ticked, goes under the routes and stops, not over them.
+  if (data.deprivation && window[data.deprivation]) {
+    var shading = window[data.deprivation];
+    shading.on('add', function () {
+      shading.eachLayer(function (l) { if (l.bringToBack) { l.bringToBack(); } });
+    });
+  }
   var KST = window.KST = {routes: {}, picked: ''};
   data.routes.forEach(function (r) {
     KST.routes[r.volunteer] = {
@@ -522,6 +547,44 @@ def _ward_style(_: object) -> dict[str, object]:
     }
 
 
+def _lsoa_style(decile: int) -> Callable[[object], dict[str, object]]:
+    colour = DECILE_COLOURS[min(max(decile, 1), 10) - 1]
+
+    def style(_: object) -> dict[str, object]:
+        return {
+            "color": "#777777",
+            "weight": 0.5,
+            "fillColor": colour,
+            "fillOpacity": 0.55,
+            "className": LSOA_CLASS,
+        }
+
+    return style
+
+
+def _deprivation_layer(areas: object, fmap: folium.Map) -> str | None:
+    """The LSOAs shaded by IMD 2019 decile, in a layer that is off until picked (when the
+    areas know the LSOAs); returns the layer's JavaScript name."""
+    lsoas = getattr(areas, "lsoa_geometries", None)
+    if lsoas is None or len(lsoas) == 0:
+        return None
+    layer = folium.FeatureGroup(name=DEPRIVATION_LAYER, show=False).add_to(fmap)
+    simple = lsoas.geometry.simplify(WARD_SIMPLIFY_DEG, preserve_topology=True)
+    for code, geometry in simple.items():
+        row = lsoas.loc[code]
+        decile = int(row["imd_decile"])
+        feature = {
+            "type": "Feature",
+            "geometry": shapely.geometry.mapping(geometry),
+            "properties": {"code": str(code)},
+        }
+        shape = _WardLayer(feature, style_function=_lsoa_style(decile), control=False)
+        name = str(row.get("lsoa11nm", code))
+        shape.add_child(_tooltip(f"{name} ({code}): IMD 2019 decile {decile} of 10"))
+        shape.add_to(layer)
+    return layer.get_name()
+
+
 def _bounds(day: Day, plan: Plan) -> list[list[float]] | None:
     points = [(s.lat, s.lon) for r in plan.routes for s in r.stops]
     points += [(site.lat, site.lon) for site in day.sites]
@@ -564,6 +627,8 @@ def build_map(
             where = f" ({props['neighbourhood']})" if props.get("neighbourhood") else ""
             ward.add_child(_tooltip(f"{props['name']} ward{where}"))
             ward.add_to(wards)
+
+    deprivation = _deprivation_layer(areas, fmap) if areas is not None else None
 
     sites = folium.FeatureGroup(name=SITES_LAYER).add_to(fmap)
     for site in day.sites:
@@ -663,7 +728,12 @@ def build_map(
     root.header.add_child(_Raw(LABEL_CSS), name="kst_label_css")
     root.html.add_child(_Raw(_legend(plan, colours, stamp(generated))), name="kst_legend")
     root.html.add_child(_Raw(_unserved_panel(day, plan)), name="kst_unserved")
-    data = {"map": fmap.get_name(), "routes": registry, "wards": labels}
+    data = {
+        "map": fmap.get_name(),
+        "routes": registry,
+        "wards": labels,
+        "deprivation": deprivation,
+    }
     script = PICKER_SCRIPT.replace("DATA", str(htmlsafe_json_dumps(data)), 1)
     root.html.add_child(_Raw(f"<script>{script}</script>"), name="kst_picker")
     bounds = _bounds(day, plan)

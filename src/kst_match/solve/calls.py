@@ -99,7 +99,7 @@ def assign_calls(
                 )
                 options[need.id].append((i, present, start))
                 chosen_on[i].append(present)
-                value = weights.serve_value(need.priority) + bonus.get(i, 0)
+                value = weights.need_value(need, day.equity) + bonus.get(i, 0)
                 value_terms.append(value * present)
     for opts in options.values():
         model.add_at_most_one(p for _, p, _ in opts)

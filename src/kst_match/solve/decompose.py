@@ -26,7 +26,7 @@ from kst_match.solve.places import Places
 from kst_match.solve.schedule import ONBOARD_LIMIT_S
 from kst_match.solve.stop import StoppingCriterion
 from kst_match.solve.vehicles import Vehicle
-from kst_match.solve.weights import serve_value
+from kst_match.solve.weights import need_value
 from kst_match.triage import Triage, triage
 
 # Days with fewer needs than this are one problem: splitting them loses more choice than it
@@ -337,5 +337,6 @@ def _repair_batch(
 
 
 def _worth(day: Day, served: dict[str, str]) -> int:
-    """Needs served, weighted by priority as the objective weighs them."""
-    return sum(serve_value(day.need(n).priority) for n in served)
+    """Needs served, weighted by priority (and deprivation, with equity) as the objective
+    weighs them."""
+    return sum(need_value(day.need(n), day.equity) for n in served)

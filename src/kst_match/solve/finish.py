@@ -17,7 +17,7 @@ from collections import Counter
 from collections.abc import Sequence
 
 from kst_match.geo.travel import TravelModel
-from kst_match.model import PRIORITY_ORDER, Day, Need, Reason, StopKind
+from kst_match.model import Day, Need, Reason, StopKind
 from kst_match.solve.alone import alone_verdicts, closest_reason, site_shut
 from kst_match.solve.day import DaySolution
 from kst_match.solve.insertion import (
@@ -31,6 +31,7 @@ from kst_match.solve.places import Places
 from kst_match.solve.schedule import ONBOARD_LIMIT_S, timetable
 from kst_match.solve.timed import Timed
 from kst_match.solve.vehicles import Vehicle
+from kst_match.solve.weights import need_value
 
 RULE_REASONS = frozenset(
     {Reason.no_partner, Reason.no_skill, Reason.no_language, Reason.site_closed}
@@ -54,6 +55,8 @@ def finish(
     partner_of, homeless = assign_partners(day, tri, solution.served_by, used)
     if homeless:
         _remove(day, by_id, travel, solution, set(homeless), onboard_limit_s)
+        # A call taken out with them no longer holds its partner's place.
+        partner_of = {n: p for n, p in partner_of.items() if n in solution.served_by}
     solution.partner_of = partner_of
     left = capacity_left(day, partner_of, used)
 
@@ -63,7 +66,8 @@ def finish(
         for n in solution.unserved.keys() | set(homeless)
         if n not in solution.served_by and n in known
     ]
-    unserved.sort(key=lambda n: (PRIORITY_ORDER[n.priority], n.id))
+    # The most valuable first (urgent first; with equity, the more deprived within a priority).
+    unserved.sort(key=lambda n: (-need_value(n, day.equity), n.id))
     inserted = 0
     for need in unserved:
         if _rule_reason(day, need, solution, onboard_limit_s) is not None:

@@ -76,7 +76,7 @@ def assign_partners(
             arcs.append((arc, need_id, partner))
         # Without a partner: costs what leaving the need out costs the objective.
         flow.add_arc_with_capacity_and_unit_cost(
-            i, sink, 1, weights.serve_value(need.priority) // 1000
+            i, sink, 1, weights.need_value(need, day.equity) // 1000
         )
         flow.set_node_supply(i, 1)
     for key, node in keys.items():

@@ -280,7 +280,7 @@ class _Model:
         pairs = 0
         for job, (pickup, drop) in zip(self.jobs, self.job_nodes, strict=True):
             need = job.need
-            penalty = weights.serve_value(need.priority)
+            penalty = weights.need_value(need, day.equity)
             allowed = list(job.vehicles)
             d = manager.NodeToIndex(drop)
             time_dim.CumulVar(d).SetRange(
