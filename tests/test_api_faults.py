@@ -134,3 +134,42 @@ def test_fifty_concurrent_reports_none_lost_none_counted_twice(published: dict) 
         rows = session.scalars(select(ReportRow.report_id)).all()
     store.dispose()
     assert sorted(rows) == sorted(report_id for *_, report_id in work)
+
+
+SCENARIO = "name: fewer drivers\nchanges:\n  - volunteers: {skill: driver, scale: 0.5}\n"
+
+
+def test_a_planner_and_a_partner_over_http(published: dict) -> None:
+    client: httpx.Client = published["client"]
+    plan = published["plan"]
+    planner = bearer(add_token(published["url"], "planner"))
+    partner_id = plan["assignments"][0]["partner"]
+    partner = bearer(add_token(published["url"], "partner", partner=partner_id))
+
+    body = client.get("/v1/partner/needs", params={"date": DATE}, headers=partner).json()
+    expected = {a["need"] for a in plan["assignments"] if a["partner"] == partner_id}
+    assert {n["need_id"] for n in body["needs"]} == expected
+
+    aggregates = client.get(f"/v1/planner/days/{DATE}/aggregates", headers=planner).json()
+    assert aggregates["served"] == len(plan["assignments"])
+
+    response = client.post(
+        "/v1/scenarios",
+        json={"date": DATE, "scenarios": [SCENARIO], "seeds": 1, "iterations": 0},
+        headers=planner,
+    )
+    assert response.status_code == 202
+    job = wait_job(client, planner["Authorization"].split()[1], response.json()["job_id"])
+    assert job["state"] == "done", job["reason"]
+    result = client.get(f"/v1/scenarios/{job['job_id']}", headers=planner).json()
+    rows = {r["scenario"]: r for r in result["comparison"]}
+    assert set(rows) == {"base", "fewer drivers"}
+    assert rows["base"]["needs"] == 400
+
+    response = client.post(
+        "/v1/scenarios",
+        json={"date": DATE, "scenarios": ["name: x\nchanges:\n  - volunteers: {scale: -1}\n"]},
+        headers=planner,
+    )
+    assert response.status_code == 422
+    assert "scenario 1, change 1" in response.json()["detail"][0]
