@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, status
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, status
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
@@ -59,7 +59,7 @@ def _earlier(existing: ReportRow, who: Principal, assignment_id: int) -> ReportR
 
 @router.post("/assignments/{assignment_id}/report", response_model=ReportResult)
 def report(
-    assignment_id: int,
+    assignment_id: Annotated[int, Path(ge=1, le=2**62)],
     body: ReportRequest,
     store: StoreDep,
     who: Annotated[Any, Depends(rate_limited("report", "volunteer"))],
