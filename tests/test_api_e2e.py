@@ -206,6 +206,7 @@ def test_plan_publish_report_and_replan(database_url: str, tmp_path: Path) -> No
         for a in mine["assignments"]:
             if a["need_id"] == failed["need_id"]:  # placed again with the same volunteer
                 assert parse_clock(a["planned_start"]) >= now
+                assert a["status"] == "planned"  # a new attempt
         # A report on the superseded version is refused: the app must fetch its day again.
         response = client.post(
             f"/v1/me/assignments/{days[second]['assignments'][-1]['assignment_id']}/report",
