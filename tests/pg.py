@@ -25,7 +25,7 @@ def server_url_or_skip() -> str:
     url = os.environ.get(URL_ENV, "").strip()
     if url:
         return url
-    reason = f"{URL_ENV} is not set: eval \"$(scripts/pg-test-server start)\" to run this test"
+    reason = f'{URL_ENV} is not set: eval "$(scripts/pg-test-server start)" to run this test'
     if os.environ.get(REQUIRE_ENV) == "1":
         pytest.fail(f"{REQUIRE_ENV}=1 but {reason}")
     pytest.skip(reason)

@@ -40,8 +40,8 @@ def test_the_fixture_gives_a_postgresql_url(postgres_url: str) -> None:
     engine = create_engine(postgres_url)
     try:
         with engine.connect() as conn:
-            assert conn.execute(text("SELECT current_database()")).scalar_one().startswith(
-                "kst_test_"
+            assert (
+                conn.execute(text("SELECT current_database()")).scalar_one().startswith("kst_test_")
             )
     finally:
         engine.dispose()
