@@ -47,6 +47,8 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results" / "api.json"
 LOCUSTFILE = ROOT / "benchmarks" / "locust_api.py"
 PG_SCRIPT = ROOT / "scripts" / "pg-test-server"
+KST_MATCH = (sys.executable, "-m", "kst_match.cli")
+LOCUST = (sys.executable, "-m", "locust")
 DAY_FILES = ("partners", "sites", "volunteers", "needs")
 
 
@@ -60,7 +62,7 @@ def free_port() -> int:
 def cli(*args: str, env: dict[str, str]) -> str:
     """Run ``kst-match ARGS`` with this interpreter; its standard output."""
     done = subprocess.run(
-        [sys.executable, "-m", "kst_match.cli", *args],
+        [*KST_MATCH, *args],
         env=env,
         capture_output=True,
         text=True,
@@ -107,8 +109,8 @@ def server(env: dict[str, str], workers: int, log: Path) -> Iterator[str]:
     port = free_port()
     with log.open("w") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "kst_match.cli", "serve", "--host", "127.0.0.1"]
-            + ["--port", str(port), "--workers", str(workers)],
+            [*KST_MATCH, "serve", "--host", "127.0.0.1", "--port", str(port)]
+            + ["--workers", str(workers)],
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -201,7 +203,7 @@ def run_locust(base: str, setup: Path, args: argparse.Namespace, prefix: Path) -
     }
     load_before = os.getloadavg()
     subprocess.run(
-        [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless"]
+        [*LOCUST, "-f", str(LOCUSTFILE), "--headless"]
         + ["-u", str(args.users), "-r", str(args.users), "-t", f"{args.seconds}s"]
         + ["--host", base, "--csv", str(prefix), "--only-summary", "--loglevel", "WARNING"]
         + ["--exit-code-on-error", "0"],
@@ -210,7 +212,8 @@ def run_locust(base: str, setup: Path, args: argparse.Namespace, prefix: Path) -
         stdout=subprocess.DEVNULL,
     )
     load_after = os.getloadavg()
-    rows = list(csv.DictReader(Path(f"{prefix}_stats.csv").open(encoding="utf-8")))
+    with Path(f"{prefix}_stats.csv").open(encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
     by_name = {row["Name"]: _figures(row) for row in rows}
     return {
         **by_name.pop("Aggregated"),

@@ -14,10 +14,11 @@ import json
 import os
 import threading
 import uuid
+from pathlib import Path
 
 from locust import FastHttpUser, between, task
 
-_SETUP = json.loads(open(os.environ["KST_BENCH_TOKENS"], encoding="utf-8").read())
+_SETUP = json.loads(Path(os.environ["KST_BENCH_TOKENS"]).read_text(encoding="utf-8"))
 _TOKENS = itertools.cycle(_SETUP["tokens"])
 _LOCK = threading.Lock()
 _WAIT = (
