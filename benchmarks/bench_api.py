@@ -107,10 +107,11 @@ def database(kind: str, folder: Path) -> Iterator[str]:
 def server(env: dict[str, str], workers: int, log: Path) -> Iterator[str]:
     """``kst-match serve`` as its own process; yields its base URL once it answers."""
     port = free_port()
+    command = [*KST_MATCH, "serve", "--host", "127.0.0.1", "--port", str(port)]
+    command += ["--workers", str(workers)]
     with log.open("w") as out:
         proc = subprocess.Popen(
-            [*KST_MATCH, "serve", "--host", "127.0.0.1", "--port", str(port)]
-            + ["--workers", str(workers)],
+            command,
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -202,11 +203,14 @@ def run_locust(base: str, setup: Path, args: argparse.Namespace, prefix: Path) -
         "KST_BENCH_WAIT_MAX": str(args.wait[1]),
     }
     load_before = os.getloadavg()
+    command = [
+        *LOCUST,
+        *("-f", str(LOCUSTFILE), "--headless", "--only-summary", "--loglevel", "WARNING"),
+        *("-u", str(args.users), "-r", str(args.users), "-t", f"{args.seconds}s"),
+        *("--host", base, "--csv", str(prefix), "--exit-code-on-error", "0"),
+    ]
     subprocess.run(
-        [*LOCUST, "-f", str(LOCUSTFILE), "--headless"]
-        + ["-u", str(args.users), "-r", str(args.users), "-t", f"{args.seconds}s"]
-        + ["--host", base, "--csv", str(prefix), "--only-summary", "--loglevel", "WARNING"]
-        + ["--exit-code-on-error", "0"],
+        command,
         env=env,
         check=True,
         stdout=subprocess.DEVNULL,
