@@ -19,10 +19,14 @@ app = typer.Typer(
 )
 data_app = typer.Typer(help="The day's input data: generate a day, check input files.", **HELP)
 network_app = typer.Typer(help="Street networks for travel times.", **HELP)
+users_app = typer.Typer(
+    help="Users of the HTTP service and their tokens (database: KST_MATCH_DATABASE_URL).", **HELP
+)
 # Dates on the command line as in the files: 2026-11-25 or 25/11/2026.
 DATE_FORMATS = ["%Y-%m-%d", "%d/%m/%Y"]
 app.add_typer(data_app, name="data")
 app.add_typer(network_app, name="network")
+app.add_typer(users_app, name="users")
 
 
 @data_app.command("generate")
@@ -660,6 +664,99 @@ def network_info(
     network = StreetNetwork.load(path)
     for mode, counts in network.summary().items():
         Console().print(f"{mode}: {counts['nodes']:,} nodes, {counts['edges']:,} directed edges")
+
+
+@users_app.command("add")
+def users_add(
+    role: Annotated[
+        str, typer.Option(help="coordinator, planner, partner or volunteer.", show_default=False)
+    ],
+    volunteer: Annotated[
+        str | None, typer.Option(help="The volunteer id a volunteer token is bound to.")
+    ] = None,
+    partner: Annotated[
+        str | None, typer.Option(help="The partner id a partner token is bound to.")
+    ] = None,
+    name: Annotated[str, typer.Option(help="Who the token is for (shown by list).")] = "",
+) -> None:
+    """Add a user and print their token, once: only its SHA-256 is stored."""
+    from rich.console import Console
+
+    from kst_match.store import Store, auth
+
+    store = Store()
+    try:
+        with store.write() as session:
+            token_id, token = auth.add(session, role, name, volunteer, partner)
+    except auth.RoleError as exc:
+        Console(stderr=True).print(f"[red]refused:[/red] {exc}", highlight=False)
+        raise typer.Exit(1) from exc
+    finally:
+        store.dispose()
+    Console(stderr=True).print(f"token {token_id} ({role}); keep it, it is not shown again:")
+    typer.echo(token)
+
+
+@users_app.command("revoke")
+def users_revoke(
+    token_id: Annotated[str, typer.Argument(help="The token's id (from list or add).")],
+) -> None:
+    """Revoke a token: the service refuses it from now on."""
+    from kst_match.store import Store, auth
+
+    store = Store()
+    try:
+        with store.write() as session:
+            found = auth.revoke(session, token_id)
+    finally:
+        store.dispose()
+    if not found:
+        typer.echo(f"no token {token_id}", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"revoked {token_id}")
+
+
+@users_app.command("list")
+def users_list() -> None:
+    """Every token: id, role, what it is bound to, name, created, revoked (never the token)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from kst_match.store import Store, auth
+
+    store = Store()
+    try:
+        with store.read() as session:
+            rows = auth.tokens(session)
+    finally:
+        store.dispose()
+    table = Table("token", "role", "bound to", "name", "created", "revoked")
+    for token, user in rows:
+        bound = user.volunteer_id or user.partner_id or ""
+        table.add_row(
+            token.token_id,
+            user.role,
+            bound,
+            user.name,
+            token.created_at[:19],
+            (token.revoked_at or "")[:19],
+        )
+    Console().print(table)
+
+
+@app.command("serve")
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, help="Server processes.")] = 1,
+) -> None:
+    """Run the HTTP service (uvicorn; settings from KST_MATCH_* variables: see the README)."""
+    import uvicorn
+
+    from kst_match.store import Store
+
+    Store().dispose()  # create and migrate the database once, before any server process
+    uvicorn.run("api:app", host=host, port=port, workers=workers, log_level="info")
 
 
 if __name__ == "__main__":
