@@ -1,8 +1,6 @@
 """Dependencies shared by the routers: the store, the job runner, who is asking, and rate
 limits. Every denial carries only ``{"detail": ...}``."""
 
-from __future__ import annotations
-
 from collections.abc import Callable
 from typing import Annotated
 
