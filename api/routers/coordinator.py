@@ -13,7 +13,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse
 
 from api.deps import Coordinator, CoordinatorOrPlanner, RunnerDep, StoreDep, rate_limited
-from api.routers.common import accepted, has_inputs, job_body, not_found
+from api.routers.common import VersionPath, accepted, has_inputs, job_body, not_found
 from api.schemas import (
     Job,
     PlanRequest,
@@ -188,19 +188,21 @@ def _version(store: Store, date: dt.date, number: int) -> PlanVersion:
 
 
 @router.get("/days/{date}/plans/{version}", responses={200: {"description": "plan.json"}})
-def get_plan(date: dt.date, version: int, store: StoreDep, _: Coordinator) -> Response:
+def get_plan(date: dt.date, version: VersionPath, store: StoreDep, _: Coordinator) -> Response:
     """The plan as `kst-match plan` writes `plan.json` (schema: docs/plan-schema.json)."""
     return Response(_version(store, date, version).plan_json, media_type="application/json")
 
 
 @router.get("/days/{date}/plans/{version}/kpis")
-def get_kpis(date: dt.date, version: int, store: StoreDep, _: Coordinator) -> dict[str, Any]:
+def get_kpis(
+    date: dt.date, version: VersionPath, store: StoreDep, _: Coordinator
+) -> dict[str, Any]:
     """The plan's KPIs."""
     return Plan.model_validate_json(_version(store, date, version).plan_json).kpis
 
 
 @router.get("/days/{date}/plans/{version}/routes.geojson")
-def get_geojson(date: dt.date, version: int, store: StoreDep, _: Coordinator) -> Response:
+def get_geojson(date: dt.date, version: VersionPath, store: StoreDep, _: Coordinator) -> Response:
     """Routes and stops as GeoJSON (as `routes.geojson`)."""
     from kst_match.outputs.geojson import routes_geojson
 
@@ -212,7 +214,7 @@ def get_geojson(date: dt.date, version: int, store: StoreDep, _: Coordinator) ->
 
 
 @router.get("/days/{date}/plans/{version}/map", response_class=HTMLResponse)
-def get_map(date: dt.date, version: int, store: StoreDep, _: Coordinator) -> HTMLResponse:
+def get_map(date: dt.date, version: VersionPath, store: StoreDep, _: Coordinator) -> HTMLResponse:
     """The plan's map (as `map.html`: works offline)."""
     from kst_match.outputs.map import build_map
 
@@ -227,7 +229,7 @@ def get_map(date: dt.date, version: int, store: StoreDep, _: Coordinator) -> HTM
 
 @router.get("/days/{date}/plans/{version}/unserved")
 def get_unserved(
-    date: dt.date, version: int, store: StoreDep, _: Coordinator
+    date: dt.date, version: VersionPath, store: StoreDep, _: Coordinator
 ) -> list[dict[str, Any]]:
     """Every need not served, with its reason and what to do; then every rejected input row."""
     from kst_match.outputs.unserved import items
@@ -238,7 +240,7 @@ def get_unserved(
 
 
 @router.post("/days/{date}/plans/{version}/publish", response_model=Published)
-def publish(date: dt.date, version: int, store: StoreDep, _: Coordinator) -> Published:
+def publish(date: dt.date, version: VersionPath, store: StoreDep, _: Coordinator) -> Published:
     """Publish a version: volunteers and partners see it from now on. A published version
     never changes; publishing it again changes nothing."""
     with store.write() as session:

@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Response, status
 
 from api.deps import Planner, RunnerDep, StoreDep
-from api.routers.common import accepted, has_inputs, not_found
+from api.routers.common import VersionQuery, accepted, has_inputs, not_found
 from api.schemas import Job, ScenarioRequest, ScenarioResult
 from kst_match.store import jobs, plans
 
@@ -17,7 +17,7 @@ router = APIRouter(tags=["planner"])
 
 @router.get("/planner/days/{date}/aggregates")
 def aggregates(
-    date: dt.date, store: StoreDep, _: Planner, version: int | None = None
+    date: dt.date, store: StoreDep, _: Planner, version: VersionQuery = None
 ) -> dict[str, Any]:
     """A plan's figures by ward, service, priority and reason (the published plan, else the
     newest; or `version`)."""
