@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -11,6 +11,8 @@ Role = Literal["coordinator", "planner", "partner", "volunteer"]
 JobState = Literal["queued", "running", "done", "failed"]
 FailReason = Literal["not_home", "refused", "could_not_collect", "volunteer_unwell"]
 HHMM = r"^([01]\d|2[0-3]):[0-5]\d$"
+ID = r"^[^\x00-\x1f\x7f]{1,64}$"  # an id: printable, no control character
+TEXT = r"^[^\x00-\x1f\x7f]{0,200}$"
 
 
 def _examples(*examples: dict[str, Any]) -> ConfigDict:
@@ -299,7 +301,9 @@ class ScenarioRequest(BaseModel):
     )
 
     date: str = Field(pattern=r"^\d{4}-\d{2}-\d{2}$")
-    scenarios: list[str] = Field(min_length=1, max_length=20, description="scenario YAML texts")
+    scenarios: list[Annotated[str, Field(max_length=100_000)]] = Field(
+        min_length=1, max_length=20, description="scenario YAML texts"
+    )
     seeds: int = Field(1, ge=1, le=10)
     iterations: int | None = Field(20, ge=0, le=10_000)
     time_limit_s: float | None = Field(None, gt=0, le=120)
@@ -321,9 +325,9 @@ class TokenRequest(BaseModel):
     )
 
     role: Role
-    volunteer_id: str | None = Field(None, max_length=64)
-    partner_id: str | None = Field(None, max_length=64)
-    name: str = Field("", max_length=200)
+    volunteer_id: str | None = Field(None, pattern=ID)
+    partner_id: str | None = Field(None, pattern=ID)
+    name: str = Field("", pattern=TEXT)
 
 
 class TokenCreated(BaseModel):

@@ -5,6 +5,9 @@ parametrised (default: a SQLite file in ``tmp_path``)."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import uuid
 from pathlib import Path
 
@@ -23,8 +26,9 @@ def database_url(tmp_path: Path) -> str:
 
 
 def _tasks(plan: dict, volunteer: str) -> list[dict]:
-    route = next(r for r in plan["routes"] if r["volunteer"] == volunteer)
-    return [s for s in route["stops"] if s["kind"] in ("deliver", "visit", "call")]
+    """A volunteer's deliveries, visits and calls in a plan, in order (none without a route)."""
+    stops = [s for r in plan["routes"] if r["volunteer"] == volunteer for s in r["stops"]]
+    return [s for s in stops if s["kind"] in ("deliver", "visit", "call")]
 
 
 def test_plan_publish_report_and_replan(database_url: str, tmp_path: Path) -> None:
@@ -101,6 +105,26 @@ def test_plan_publish_report_and_replan(database_url: str, tmp_path: Path) -> No
 
         # Re-plan a minute after both reported stops were planned to start.
         now = max(parse_clock(done["planned_start"]), parse_clock(failed["planned_start"])) + 1
+        # A third volunteer, with work left after then, can't continue (token from the CLI).
+        third = next(
+            v for v in busy[2:] if any(parse_clock(s["start"]) > now for s in _tasks(plan, v))
+        )
+        made = subprocess.run(
+            [sys.executable, "-m", "kst_match.cli", "users", "add", "--role", "volunteer",
+             "--volunteer", third],
+            env={**os.environ, "KST_MATCH_DATABASE_URL": database_url},
+            capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        response = client.post(
+            "/v1/me/stop-for-today", params={"date": date}, headers=bearer(made.stdout.strip())
+        )
+        assert response.status_code == 200
+        left = {s["need"] for s in _tasks(plan, third) if parse_clock(s["start"]) > now}
+
+        # Events that do not fit the plan are refused before anything is planned.
+        response = client.post(f"/v1/days/{date}/replans", json={"now": "00:01"}, headers=hub)
+        assert response.status_code == 422
+        assert f"done.{done['need_id']}: planned for" in response.json()["detail"][0]
         response = client.post(
             f"/v1/days/{date}/replans",
             json={"now": format_clock(now), "iterations": ITERATIONS},
@@ -137,6 +161,13 @@ def test_plan_publish_report_and_replan(database_url: str, tmp_path: Path) -> No
             for e in new["events"]
         )
 
+        # The volunteer who stopped has no work left after now; their needs went elsewhere.
+        assert not [s for s in _tasks(new, third) if parse_clock(s["start"]) >= now]
+        assert not [a for a in new["assignments"] if a["need"] in left and a["volunteer"] == third]
+        assert {"kind": "dropped", "volunteer": third} in [
+            {"kind": e["kind"], "volunteer": e["volunteer"]} for e in new["events"]
+        ]
+
         # Published, the new version reaches the apps: the changed route is marked to refresh.
         assert client.post(f"/v1/days/{date}/plans/2/publish", headers=hub).status_code == 200
         mine = client.get(
@@ -147,6 +178,13 @@ def test_plan_publish_report_and_replan(database_url: str, tmp_path: Path) -> No
         for a in mine["assignments"]:
             if a["need_id"] == failed["need_id"]:  # placed again with the same volunteer
                 assert parse_clock(a["planned_start"]) >= now
+        # A report on the superseded version is refused: the app must fetch its day again.
+        response = client.post(
+            f"/v1/me/assignments/{days[second]['assignments'][-1]['assignment_id']}/report",
+            json={"report_id": str(uuid.uuid4()), "outcome": "done"},
+            headers=bearer(tokens[second]),
+        )
+        assert response.status_code == 409
         theirs = client.get(
             "/v1/me/assignments", params={"date": date}, headers=bearer(tokens[first])
         ).json()

@@ -3,22 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
 
-from fastapi import HTTPException, Path, Query, Response, status
+from fastapi import HTTPException, Response, status
 from sqlalchemy import func, select
 
 from api.jobs import JobRunner
 from api.schemas import Job
 from kst_match.store import Store
 from kst_match.store.models import JobRow, NeedRow, PlanVersion, VolunteerRow
-
-# Versions and row ids are integer columns (32-bit on PostgreSQL): a larger number is refused
-# as invalid (422) rather than overflowing in the database (500).
-INT_MAX = 2**31 - 1
-VersionPath = Annotated[int, Path(ge=1, le=INT_MAX, description="the plan version, from 1")]
-VersionQuery = Annotated[int | None, Query(ge=1, le=INT_MAX, description="the plan version")]
-AssignmentPath = Annotated[int, Path(ge=1, le=INT_MAX)]
 
 
 def not_found(what: str) -> HTTPException:

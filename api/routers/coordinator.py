@@ -8,12 +8,12 @@ from dataclasses import asdict
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse
 
 from api.deps import Coordinator, CoordinatorOrPlanner, RunnerDep, StoreDep, rate_limited
-from api.routers.common import VersionPath, accepted, has_inputs, job_body, not_found
+from api.routers.common import accepted, has_inputs, job_body, not_found
 from api.schemas import (
     Job,
     PlanRequest,
@@ -34,6 +34,9 @@ from kst_match.store.models import PlanVersion
 router = APIRouter(tags=["coordinator"])
 LONDON = ZoneInfo("Europe/London")
 Kind = Literal["needs", "volunteers", "partners", "sites"]
+Version = Annotated[int, Path(ge=1, le=1_000_000, description="the plan's version, from 1")]
+JobId = Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")]
+TokenId = Annotated[str, Path(pattern=r"^t_[0-9a-f]{12}$")]
 CSV_EXAMPLE = (
     "lon,lat,id,date,resident,kind,priority,window_start,window_end,duration,load,skills,"
     "language,language_required,previous_volunteer,site,postcode,name,address,phone,"
@@ -153,7 +156,7 @@ async def request_replan(
 
 
 @router.get("/jobs/{job_id}", response_model=Job, tags=["planner"])
-def get_job(job_id: str, store: StoreDep, _: CoordinatorOrPlanner) -> Job:
+def get_job(job_id: JobId, store: StoreDep, _: CoordinatorOrPlanner) -> Job:
     """A job's state; a failed job says why."""
     job = jobs.get(store, job_id)
     if job is None:
@@ -188,21 +191,19 @@ def _version(store: Store, date: dt.date, number: int) -> PlanVersion:
 
 
 @router.get("/days/{date}/plans/{version}", responses={200: {"description": "plan.json"}})
-def get_plan(date: dt.date, version: VersionPath, store: StoreDep, _: Coordinator) -> Response:
+def get_plan(date: dt.date, version: Version, store: StoreDep, _: Coordinator) -> Response:
     """The plan as `kst-match plan` writes `plan.json` (schema: docs/plan-schema.json)."""
     return Response(_version(store, date, version).plan_json, media_type="application/json")
 
 
 @router.get("/days/{date}/plans/{version}/kpis")
-def get_kpis(
-    date: dt.date, version: VersionPath, store: StoreDep, _: Coordinator
-) -> dict[str, Any]:
+def get_kpis(date: dt.date, version: Version, store: StoreDep, _: Coordinator) -> dict[str, Any]:
     """The plan's KPIs."""
     return Plan.model_validate_json(_version(store, date, version).plan_json).kpis
 
 
 @router.get("/days/{date}/plans/{version}/routes.geojson")
-def get_geojson(date: dt.date, version: VersionPath, store: StoreDep, _: Coordinator) -> Response:
+def get_geojson(date: dt.date, version: Version, store: StoreDep, _: Coordinator) -> Response:
     """Routes and stops as GeoJSON (as `routes.geojson`)."""
     from kst_match.outputs.geojson import routes_geojson
 
@@ -214,7 +215,7 @@ def get_geojson(date: dt.date, version: VersionPath, store: StoreDep, _: Coordin
 
 
 @router.get("/days/{date}/plans/{version}/map", response_class=HTMLResponse)
-def get_map(date: dt.date, version: VersionPath, store: StoreDep, _: Coordinator) -> HTMLResponse:
+def get_map(date: dt.date, version: Version, store: StoreDep, _: Coordinator) -> HTMLResponse:
     """The plan's map (as `map.html`: works offline)."""
     from kst_match.outputs.map import build_map
 
@@ -229,7 +230,7 @@ def get_map(date: dt.date, version: VersionPath, store: StoreDep, _: Coordinator
 
 @router.get("/days/{date}/plans/{version}/unserved")
 def get_unserved(
-    date: dt.date, version: VersionPath, store: StoreDep, _: Coordinator
+    date: dt.date, version: Version, store: StoreDep, _: Coordinator
 ) -> list[dict[str, Any]]:
     """Every need not served, with its reason and what to do; then every rejected input row."""
     from kst_match.outputs.unserved import items
@@ -240,7 +241,7 @@ def get_unserved(
 
 
 @router.post("/days/{date}/plans/{version}/publish", response_model=Published)
-def publish(date: dt.date, version: VersionPath, store: StoreDep, _: Coordinator) -> Published:
+def publish(date: dt.date, version: Version, store: StoreDep, _: Coordinator) -> Published:
     """Publish a version: volunteers and partners see it from now on. A published version
     never changes; publishing it again changes nothing."""
     with store.write() as session:
@@ -273,7 +274,7 @@ def create_token(
 
 @router.delete("/tokens/{token_id}", status_code=204)
 def revoke_token(
-    token_id: str,
+    token_id: TokenId,
     store: StoreDep,
     _: Annotated[Any, Depends(rate_limited("token", "coordinator"))],
 ) -> Response:

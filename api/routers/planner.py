@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Response, status
+from fastapi import APIRouter, HTTPException, Path, Query, Response, status
 
 from api.deps import Planner, RunnerDep, StoreDep
-from api.routers.common import VersionQuery, accepted, has_inputs, not_found
+from api.routers.common import accepted, has_inputs, not_found
 from api.schemas import Job, ScenarioRequest, ScenarioResult
 from kst_match.store import jobs, plans
 
@@ -17,7 +17,10 @@ router = APIRouter(tags=["planner"])
 
 @router.get("/planner/days/{date}/aggregates")
 def aggregates(
-    date: dt.date, store: StoreDep, _: Planner, version: VersionQuery = None
+    date: dt.date,
+    store: StoreDep,
+    _: Planner,
+    version: Annotated[int | None, Query(ge=1, le=1_000_000)] = None,
 ) -> dict[str, Any]:
     """A plan's figures by ward, service, priority and reason (the published plan, else the
     newest; or `version`)."""
@@ -61,7 +64,9 @@ def run_scenarios(
 
 
 @router.get("/scenarios/{job_id}", response_model=ScenarioResult)
-def scenario_result(job_id: str, store: StoreDep, _: Planner) -> ScenarioResult:
+def scenario_result(
+    job_id: Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")], store: StoreDep, _: Planner
+) -> ScenarioResult:
     """A scenario job's state and, when done, the comparison (one row per scenario)."""
     job = jobs.get(store, job_id)
     if job is None or job.kind != "scenarios":

@@ -6,12 +6,12 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, status
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, status
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from api.deps import StoreDep, VolunteerUser, rate_limited
-from api.routers.common import AssignmentPath, not_found
+from api.routers.common import not_found
 from api.schemas import MyDay, ReportRequest, ReportResult, Stopped
 from kst_match.store import plans
 from kst_match.store.auth import Principal
@@ -59,7 +59,7 @@ def _earlier(existing: ReportRow, who: Principal, assignment_id: int) -> ReportR
 
 @router.post("/assignments/{assignment_id}/report", response_model=ReportResult)
 def report(
-    assignment_id: AssignmentPath,
+    assignment_id: Annotated[int, Path(ge=1, le=2**62)],
     body: ReportRequest,
     store: StoreDep,
     who: Annotated[Any, Depends(rate_limited("report", "volunteer"))],

@@ -48,12 +48,19 @@ def _normalise(url: str) -> URL:
 
 
 def _private_file(path: Path) -> None:
-    """Create the SQLite file (and its folder) readable by its owner only."""
+    """Create the SQLite file (and its folder) readable by its owner only. An existing file is
+    never opened here: closing any descriptor of a database file drops the locks this process
+    holds on it through SQLite."""
+    if path.exists():
+        return
     if not path.parent.exists():
         path.parent.mkdir(parents=True, mode=0o700)
-    fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_RDWR, 0o600)
+    except FileExistsError:  # made at the same moment by another process
+        return
     os.close(fd)
-    os.chmod(path, 0o600)
+    os.chmod(path, 0o600)  # whatever the umask
 
 
 def _sqlite_engine(url: URL, immediate: bool) -> Engine:

@@ -1,0 +1,89 @@
+"""The store under the service: one active plan job per day, jobs failed with their reason,
+jobs of a stopped server failed on start-up, and plan versions that never change once
+published."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import socket
+from pathlib import Path
+
+import pytest
+from sqlalchemy import inspect
+
+from kst_match.model import Day, Plan
+from kst_match.store import Store, jobs, plans
+from kst_match.store.models import JobRow
+
+DATE = dt.date(2026, 11, 25)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    made = Store(f"sqlite:///{tmp_path / 'db' / 'kst-match.sqlite3'}")
+    yield made  # type: ignore[misc]
+    made.dispose()
+
+
+def test_the_first_start_creates_every_table(store: Store) -> None:
+    tables = set(inspect(store.engine).get_table_names())
+    assert {"needs", "volunteers", "partners", "sites", "days", "plan_versions", "assignments",
+            "reports", "jobs", "users", "tokens", "alembic_version"} <= tables  # fmt: skip
+    Store(store.url).dispose()  # opening again migrates nothing and loses nothing
+
+
+def test_a_day_has_one_active_plan_job(store: Store) -> None:
+    first, new = jobs.submit(store, "plan", DATE, {}, jobs.plan_lock(DATE))
+    again, new_again = jobs.submit(store, "replan", DATE, {}, jobs.plan_lock(DATE))
+    assert (new, new_again, again.id) == (True, False, first.id)
+    other_day, new_other = jobs.submit(store, "plan", dt.date(2026, 11, 26), {}, "plan:2026-11-26")
+    assert new_other and other_day.id != first.id
+    jobs.fail(store, first.id, "stopped by hand")
+    later, new_later = jobs.submit(store, "plan", DATE, {}, jobs.plan_lock(DATE))
+    assert new_later and later.id != first.id
+
+
+def test_a_job_that_cannot_run_fails_with_its_reason(store: Store) -> None:
+    job, _ = jobs.submit(store, "plan", DATE, {"iterations": 0}, jobs.plan_lock(DATE))
+    assert jobs.run(store.url, job.id) == "failed"
+    found = jobs.get(store, job.id)
+    assert found is not None
+    assert (found.state, found.reason) == ("failed", f"no needs or volunteers uploaded for {DATE}")
+    assert jobs.run(store.url, job.id) == "failed"  # a finished job is never run again
+
+
+def test_start_up_fails_the_jobs_of_a_stopped_server(store: Store) -> None:
+    host = socket.gethostname()
+    dead, _ = jobs.submit(store, "plan", DATE, {}, None)
+    live, _ = jobs.submit(store, "plan", DATE, {}, None)
+    with store.write() as session:
+        # A pid that no process has: beyond the kernel's pid_max.
+        session.get(JobRow, dead.id).owner = f"{host}:{2**22 + 1}"  # type: ignore[union-attr]
+        session.get(JobRow, live.id).owner = f"{host}:{os.getppid()}"  # type: ignore[union-attr]
+    assert jobs.recover(store) == 1
+    assert (jobs.get(store, dead.id).state, jobs.get(store, dead.id).reason) == (  # type: ignore[union-attr]
+        "failed",
+        jobs.STOPPED,
+    )
+    assert jobs.get(store, live.id).state == "queued"  # type: ignore[union-attr]
+
+
+def test_a_published_version_stays_as_it_was(store: Store) -> None:
+    day = Day(date=DATE, needs=(), volunteers=(), partners=(), sites=())
+    plan = Plan(date=DATE, travel_model="road-estimate", assignments=[], routes=[], unserved=[])
+    with store.write() as session:
+        assert plans.save_version(session, plan, day, "plan", None) == 1
+        assert plans.save_version(session, plan, day, "plan", None) == 2
+    with store.write() as session:
+        row = plans.version(session, DATE, 2)
+        plans.publish(session, row)  # type: ignore[arg-type]
+        published_at = row.published_at  # type: ignore[union-attr]
+    with store.write() as session:
+        again = plans.publish(session, plans.version(session, DATE, 2))  # type: ignore[arg-type]
+        assert again.published_at == published_at
+        with pytest.raises(plans.PublishError):
+            plans.publish(session, plans.version(session, DATE, 1))  # type: ignore[arg-type]
+    with store.read() as session:
+        assert plans.published(session, DATE).version == 2  # type: ignore[union-attr]
+        assert plans.version(session, DATE, 1).published_at is None  # type: ignore[union-attr]
