@@ -104,8 +104,9 @@ def database(kind: str, folder: Path) -> Iterator[str]:
 
 
 @contextmanager
-def server(env: dict[str, str], workers: int, log: Path) -> Iterator[str]:
-    """``kst-match serve`` as its own process; yields its base URL once it answers."""
+def server(env: dict[str, str], workers: int, log: Path) -> Iterator[tuple[str, int]]:
+    """``kst-match serve`` as its own process; yields its base URL (once it answers) and
+    process id."""
     port = free_port()
     command = [*KST_MATCH, "serve", "--host", "127.0.0.1", "--port", str(port)]
     command += ["--workers", str(workers)]
@@ -128,7 +129,7 @@ def server(env: dict[str, str], workers: int, log: Path) -> Iterator[str]:
             if proc.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"the server did not start:\n{log.read_text()}")
             time.sleep(0.2)
-        yield base
+        yield base, proc.pid
     finally:
         proc.terminate()
         try:
@@ -194,8 +195,23 @@ def volunteer_tokens(client: httpx.Client, volunteers: list[str]) -> list[str]:
     return tokens
 
 
-def run_locust(base: str, setup: Path, args: argparse.Namespace, prefix: Path) -> dict[str, Any]:
-    """One headless Locust run as its own process; its figures from the CSV it writes."""
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) used so far by process ``pid`` and its descendants (the
+    server's worker processes when ``--workers`` > 1); Linux's /proc."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return 0.0
+    own = sum(int(x) for x in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+    return own + sum(cpu_seconds(int(child)) for child in children)
+
+
+def run_locust(
+    base: str, server_pid: int, setup: Path, args: argparse.Namespace, prefix: Path
+) -> dict[str, Any]:
+    """One headless Locust run as its own process; its figures from the CSV it writes, and
+    the server's CPU time per request (which depends little on what else the machine does)."""
     env = {
         **os.environ,
         "KST_BENCH_TOKENS": str(setup),
@@ -203,6 +219,7 @@ def run_locust(base: str, setup: Path, args: argparse.Namespace, prefix: Path) -
         "KST_BENCH_WAIT_MAX": str(args.wait[1]),
     }
     load_before = os.getloadavg()
+    cpu_before = cpu_seconds(server_pid)
     command = [
         *LOCUST,
         *("-f", str(LOCUSTFILE), "--headless", "--only-summary", "--loglevel", "WARNING"),
@@ -216,11 +233,14 @@ def run_locust(base: str, setup: Path, args: argparse.Namespace, prefix: Path) -
         stdout=subprocess.DEVNULL,
     )
     load_after = os.getloadavg()
+    cpu = cpu_seconds(server_pid) - cpu_before
     with Path(f"{prefix}_stats.csv").open(encoding="utf-8") as f:
         rows = list(csv.DictReader(f))
     by_name = {row["Name"]: _figures(row) for row in rows}
+    total = by_name.pop("Aggregated")
     return {
-        **by_name.pop("Aggregated"),
+        **total,
+        "server_cpu_ms_per_request": round(cpu * 1000 / max(1, total["requests"]), 2),
         "by_request": by_name,
         "load_before": [round(x, 2) for x in load_before],
         "load_after": [round(x, 2) for x in load_after],
@@ -278,14 +298,16 @@ def bench_database(kind: str, args: argparse.Namespace, folder: Path) -> dict[st
             "KST_MATCH_TOKEN_RATE_LIMIT": "1000/minute",
         }
         coordinator = _coordinator_token(env)
-        with server(env, args.workers, folder / f"server-{kind}.log") as base:
+        with server(env, args.workers, folder / f"server-{kind}.log") as (base, pid):
             headers = {"Authorization": f"Bearer {coordinator}"}
             with httpx.Client(base_url=base, headers=headers, timeout=60) as client:
                 date, volunteers = prepare_day(client, DEFAULT_DAY_DIR, args.iterations)
                 tokens = volunteer_tokens(client, volunteers[: args.users])
             setup = folder / f"tokens-{kind}.json"
             setup.write_text(json.dumps({"date": date, "tokens": tokens}))
-            runs = [run_locust(base, setup, args, folder / f"{kind}-{i}") for i in range(args.runs)]
+            runs = [
+                run_locust(base, pid, setup, args, folder / f"{kind}-{i}") for i in range(args.runs)
+            ]
         version = server_version(url)
     return {
         "database": kind,
@@ -295,6 +317,9 @@ def bench_database(kind: str, args: argparse.Namespace, folder: Path) -> dict[st
         "p99_ms_median": statistics.median(r["p99_ms"] for r in runs),
         "p99_ms_max": max(r["p99_ms"] for r in runs),
         "requests_per_s_median": statistics.median(r["requests_per_s"] for r in runs),
+        "server_cpu_ms_per_request_median": statistics.median(
+            r["server_cpu_ms_per_request"] for r in runs
+        ),
         "errors": sum(r["errors"] for r in runs),
     }
 
@@ -306,7 +331,8 @@ def _coordinator_token(env: dict[str, str]) -> str:
 
 def report(result: dict[str, Any]) -> None:
     table = Table(title=f"API under {result['users']} street champion apps ({result['commit']})")
-    for col in ("database", "run", "requests", "req/s", "p50 ms", "p99 ms", "max ms", "errors"):
+    columns = ("database", "run", "requests", "req/s", "p50 ms", "p99 ms", "max ms", "errors")
+    for col in (*columns, "server CPU ms/req"):
         table.add_column(col, justify="right" if col not in ("database",) else "left")
     table.add_column("load before/after")
     for db in result["databases"]:
@@ -320,6 +346,7 @@ def report(result: dict[str, Any]) -> None:
                 f"{r['p99_ms']:.0f}",
                 f"{r['max_ms']:.0f}",
                 str(r["errors"]),
+                f"{r['server_cpu_ms_per_request']:.2f}",
                 f"{r['load_before'][0]:.2f} / {r['load_after'][0]:.2f}",
             )
     Console().print(table)
