@@ -24,6 +24,7 @@ class JobRunner:
         self.workers = max(1, workers)
         self._lock = threading.Lock()
         self._pool = self._new_pool()
+        self._warm = False
 
     def _new_pool(self) -> cf.ProcessPoolExecutor:
         return cf.ProcessPoolExecutor(
@@ -33,6 +34,14 @@ class JobRunner:
             initargs=(os.getpid(),),
             max_tasks_per_child=TASKS_PER_WORKER,
         )
+
+    def warm(self) -> None:
+        """Start a worker and import what a plan needs, once: called when inputs arrive, so
+        that the plan asked for next starts at once."""
+        with self._lock:
+            if not self._warm:
+                self._warm = True
+                self._pool.submit(jobs.warm_up)
 
     def submit(self, job_id: str) -> None:
         with self._lock:

@@ -60,6 +60,22 @@ def test_plan_publish_report_and_replan(database_url: str, tmp_path: Path) -> No
         assert len(plan["assignments"]) + len(plan["unserved"]) == 400
         assert client.post(f"/v1/days/{date}/plans/1/publish", headers=hub).status_code == 200
 
+        # A partner sees the needs routed to it; a planner the figures.
+        partner_id = plan["assignments"][0]["partner"]
+        response = client.post(
+            "/v1/tokens", json={"role": "partner", "partner_id": partner_id}, headers=hub
+        )
+        routed = client.get(
+            "/v1/partner/needs", params={"date": date}, headers=bearer(response.json()["token"])
+        ).json()
+        expected = {a["need"] for a in plan["assignments"] if a["partner"] == partner_id}
+        assert {n["need_id"] for n in routed["needs"]} == expected
+        response = client.post("/v1/tokens", json={"role": "planner"}, headers=hub)
+        figures = client.get(
+            f"/v1/planner/days/{date}/aggregates", headers=bearer(response.json()["token"])
+        ).json()
+        assert (figures["plan_version"], figures["served"]) == (1, len(plan["assignments"]))
+
         # Two volunteers with at least two tasks that are not calls (a call has no address).
         busy = [
             r["volunteer"]

@@ -301,6 +301,7 @@ async def upload(
     kind: Kind,
     request: Request,
     store: StoreDep,
+    runner: RunnerDep,
     _: Coordinator,
     strict: Annotated[bool, Query(description="store nothing if any row is rejected")] = False,
 ) -> JSONResponse:
@@ -313,6 +314,7 @@ async def upload(
         raise HTTPException(
             status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, "send text/csv or application/json"
         )
+    runner.warm()
     body = await request.body()
     if len(body) > MAX_FILE_BYTES:
         raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, "the body is too large")

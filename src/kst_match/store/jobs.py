@@ -135,6 +135,17 @@ def watch_parent(parent: int, every_s: float = 0.5) -> None:
     threading.Thread(target=watch, daemon=True, name="watch-parent").start()
 
 
+def warm_up() -> None:
+    """Import what a plan needs, so that the first job of a fresh worker starts at once."""
+    import importlib
+
+    for module in ("kst_match.plan", "kst_match.replan", "kst_match.store.runners"):
+        importlib.import_module(module)
+    from kst_match.geo.areas import Areas
+
+    Areas.default()
+
+
 def run(url: str, job_id: str) -> str:
     """Run a queued job to the end (in a worker process); returns its final state."""
     from kst_match.store import runners

@@ -1,9 +1,10 @@
-"""Bodies the service refuses, against a real server: a malformed body names its field, a bad
-row comes back with file, row, field and reason as ``kst-match data check`` gives them, and
-``strict=true`` stores nothing."""
+"""Against a real server: a malformed body names its field, a bad row comes back with file,
+row, field and reason as ``kst-match data check`` gives them, ``strict=true`` stores nothing;
+and a planner's scenario run."""
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import json
 import shutil
@@ -20,7 +21,7 @@ from kst_match.model import ServiceKind
 from kst_match.paths import DEFAULT_DAY_DIR
 from kst_match.store import Store
 from kst_match.store.models import NeedRow, VolunteerRow
-from tests.api_server import add_token, bearer, bundled_date, serving
+from tests.api_server import add_token, bearer, bundled_date, serving, wait_job
 
 DATE = bundled_date()
 
@@ -32,6 +33,7 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]
     tokens = {
         "coordinator": add_token(url, "coordinator"),
         "volunteer": add_token(url, "volunteer", volunteer="V00001"),
+        "planner": add_token(url, "planner"),
     }
     with (
         serving(url, folder / "server.log") as server,
@@ -164,3 +166,56 @@ def test_strict_stores_nothing_when_a_row_is_bad(service: dict) -> None:
     response = client.post(f"/v1/days/{store_date}/volunteers", content=bad, headers=csv_headers)
     assert response.status_code == 200
     assert _rows(service["url"], VolunteerRow, store_date) == 149
+
+
+SCENARIO = "name: fewer drivers\nchanges:\n  - volunteers: {skill: driver, scale: 0.5}\n"
+
+
+def _small_day(client: httpx.Client, token: str, date: str) -> None:
+    """The bundled volunteers, and its first 60 needs moved to ``date``: a quick day to plan."""
+    lines = (DEFAULT_DAY_DIR / "needs.csv").read_text(encoding="utf-8").splitlines(keepends=True)
+    needs = "".join([lines[0], *(line.replace(DATE, date, 1) for line in lines[1:61])])
+    for kind, body in (
+        ("volunteers", (DEFAULT_DAY_DIR / "volunteers.csv").read_bytes()),
+        ("needs", needs.encode()),
+    ):
+        response = client.post(
+            f"/v1/days/{date}/{kind}",
+            content=body,
+            headers={**bearer(token), "Content-Type": "text/csv"},
+        )
+        assert (response.status_code, response.json()["rejected"]) == (200, [])
+
+
+def test_a_planner_runs_scenarios(service: dict) -> None:
+    client, planner = service["client"], service["tokens"]["planner"]
+    date = "2026-12-03"
+    _small_day(client, service["tokens"]["coordinator"], date)
+    response = client.post(
+        "/v1/scenarios",
+        json={"date": date, "scenarios": [SCENARIO], "seeds": 1, "iterations": 0},
+        headers=bearer(planner),
+    )
+    assert response.status_code == 202
+    job = wait_job(client, planner, response.json()["job_id"])
+    assert job["state"] == "done", job["reason"]
+    result = client.get(f"/v1/scenarios/{job['job_id']}", headers=bearer(planner)).json()
+    rows = {r["scenario"]: r for r in result["comparison"]}
+    assert set(rows) == {"base", "fewer drivers"}
+    assert rows["base"]["needs"] == 60
+    drivers = sum("driver" in v["skills"] for v in _volunteers())
+    # round(n * (1 - scale)) of the n drivers stay at home.
+    removed = rows["base"]["volunteers_available"] - rows["fewer drivers"]["volunteers_available"]
+    assert removed == round(drivers * 0.5)
+
+    bad = "name: x\nchanges:\n  - volunteers: {scale: -1}\n"
+    response = client.post(
+        "/v1/scenarios", json={"date": DATE, "scenarios": [bad]}, headers=bearer(planner)
+    )
+    assert response.status_code == 422
+    assert response.json()["detail"][0].startswith("scenario 1, change 1")
+
+
+def _volunteers() -> list[dict[str, str]]:
+    with (DEFAULT_DAY_DIR / "volunteers.csv").open(newline="", encoding="utf-8") as f:
+        return list(csv.DictReader(f))
