@@ -1,6 +1,7 @@
 """Dependencies shared by the routers: the store, the job runner, who is asking, and rate
 limits. Every denial carries only ``{"detail": ...}``."""
 
+import time
 from collections.abc import Callable
 from typing import Annotated
 
@@ -80,8 +81,6 @@ class RateLimits:
         item = self.limits[name]
         if not self.limiter.hit(item, name, key):
             reset = self.limiter.get_window_stats(item, name, key).reset_time
-            import time
-
             wait = max(1, int(reset - time.time()) + 1)
             raise HTTPException(
                 status.HTTP_429_TOO_MANY_REQUESTS,

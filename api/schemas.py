@@ -109,6 +109,7 @@ class Job(BaseModel):
     state: JobState
     reason: str | None = Field(None, description="why the job failed")
     plan_version: int | None = None
+    notes: list[str] = Field(default_factory=list, description="what the coordinator should know")
     created_at: str
     started_at: str | None = None
     finished_at: str | None = None

@@ -147,6 +147,18 @@ def test_plan_publish_report_and_replan(database_url: str, tmp_path: Path) -> No
             headers=hub,
         )
         assert response.status_code == 202, response.text
+        # Stops planned before now and not reported are named: they are planned again.
+        late = [
+            s["need"]
+            for r in plan["routes"]
+            if r["volunteer"] != third
+            for s in _tasks(plan, r["volunteer"])
+            if parse_clock(s["start"]) < now
+            and s["need"] not in (done["need_id"], failed["need_id"])
+        ]
+        notes = response.json()["notes"]
+        expected = f"{len(late)} stops planned to start before {format_clock(now)} were reported"
+        assert [n[: len(expected)] for n in notes] == ([expected] if late else [])
         job = wait_job(client, coordinator, response.json()["job_id"])
         assert job["state"] == "done", job["reason"]
         assert job["kind"] == "replan"
@@ -194,6 +206,7 @@ def test_plan_publish_report_and_replan(database_url: str, tmp_path: Path) -> No
         for a in mine["assignments"]:
             if a["need_id"] == failed["need_id"]:  # placed again with the same volunteer
                 assert parse_clock(a["planned_start"]) >= now
+                assert a["status"] == "planned"  # a new attempt
         # A report on the superseded version is refused: the app must fetch its day again.
         response = client.post(
             f"/v1/me/assignments/{days[second]['assignments'][-1]['assignment_id']}/report",

@@ -14,7 +14,7 @@ from sqlalchemy import inspect
 
 from kst_match.model import Day, Plan
 from kst_match.store import Store, jobs, plans
-from kst_match.store.models import JobRow
+from kst_match.store.models import ImmutableError, JobRow
 
 DATE = dt.date(2026, 11, 25)
 
@@ -84,6 +84,11 @@ def test_a_published_version_stays_as_it_was(store: Store) -> None:
         assert again.published_at == published_at
         with pytest.raises(plans.PublishError):
             plans.publish(session, plans.version(session, DATE, 1))  # type: ignore[arg-type]
+    with pytest.raises(ImmutableError), store.write() as session:
+        plans.version(session, DATE, 2).plan_json = "{}"  # type: ignore[union-attr]
+    with store.write() as session:
+        plans.version(session, DATE, 1).plan_json = "{}"  # type: ignore[union-attr]  # not published
     with store.read() as session:
         assert plans.published(session, DATE).version == 2  # type: ignore[union-attr]
+        assert plans.published(session, DATE).plan_json != "{}"  # type: ignore[union-attr]
         assert plans.version(session, DATE, 1).published_at is None  # type: ignore[union-attr]

@@ -25,6 +25,7 @@ def job_body(job: JobRow) -> Job:
         state=job.state,  # type: ignore[arg-type]
         reason=job.reason,
         plan_version=job.plan_version,
+        notes=list(job.params.get("notes", [])),
         created_at=job.created_at,
         started_at=job.started_at,
         finished_at=job.finished_at,

@@ -26,7 +26,7 @@ from api.schemas import (
     UploadResult,
 )
 from kst_match.inputs import MAX_FILE_BYTES, Issue
-from kst_match.model import Day, Plan, parse_clock
+from kst_match.model import Day, Plan, format_clock, parse_clock
 from kst_match.store import Store, auth, jobs, plans
 from kst_match.store.inputs import BodyError, check_upload, replace_records, stored_records
 from kst_match.store.models import PlanVersion
@@ -119,20 +119,33 @@ def _now_minutes(date: dt.date, now: str | None) -> int:
 
 
 def _replan_params(store: Store, date: dt.date, body: ReplanRequest) -> dict[str, Any]:
-    from kst_match.replan import check_events
+    from kst_match.replan import check_events, unreported
 
     with store.read() as session:
         base = plans.published(session, date)
         if base is None:
             raise HTTPException(status.HTTP_409_CONFLICT, f"no published plan for {date}")
         events = plans.events(session, base, _now_minutes(date, body.now))
-    problems = check_events(
-        events, Day.model_validate_json(base.day_json), Plan.model_validate_json(base.plan_json)
-    )
+    morning = Plan.model_validate_json(base.plan_json)
+    problems = check_events(events, Day.model_validate_json(base.day_json), morning)
     if problems:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, problems)
     params = body.model_dump(exclude_none=True, exclude={"now"})
-    return {**params, "base_version": base.version, "events": events.model_dump(mode="json")}
+    late = unreported(morning, events)
+    notes = []
+    if late:
+        shown = ", ".join(late[:5]) + (", ..." if len(late) > 5 else "")
+        notes.append(
+            f"{len(late)} stops planned to start before {format_clock(events.now)} were reported"
+            f" neither done nor failed ({shown}); they are planned again where their windows"
+            " allow"
+        )
+    return {
+        **params,
+        "base_version": base.version,
+        "events": events.model_dump(mode="json"),
+        "notes": notes,
+    }
 
 
 @router.post("/days/{date}/replans", status_code=202, response_model=Job)

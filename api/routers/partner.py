@@ -32,7 +32,7 @@ def partner_needs(
         if row is None:
             raise not_found("published plan")
         rows = plans.partner_needs(session, row, partner)
-        status = plans.statuses(session, date) if rows else {}
+        status = plans.statuses(session, row) if rows else {}
     day = Day.model_validate_json(row.day_json)
     mine = next((p for p in day.partners if p.id == partner), None)
     used = Counter(r.service for r in rows)

@@ -719,9 +719,6 @@ def users_revoke(
 @users_app.command("list")
 def users_list() -> None:
     """Every token: id, role, what it is bound to, name, created, revoked (never the token)."""
-    from rich.console import Console
-    from rich.table import Table
-
     from kst_match.store import Store, auth
 
     store = Store()
@@ -730,18 +727,13 @@ def users_list() -> None:
             rows = auth.tokens(session)
     finally:
         store.dispose()
-    table = Table("token", "role", "bound to", "name", "created", "revoked")
+    columns = ("token", "role", "bound_to", "created", "revoked", "name")
+    typer.echo("\t".join(columns))
     for token, user in rows:
-        bound = user.volunteer_id or user.partner_id or ""
-        table.add_row(
-            token.token_id,
-            user.role,
-            bound,
-            user.name,
-            token.created_at[:19],
-            (token.revoked_at or "")[:19],
-        )
-    Console().print(table)
+        bound = user.volunteer_id or user.partner_id or "-"
+        cells = (token.token_id, user.role, bound, token.created_at[:19],
+                 (token.revoked_at or "-")[:19], user.name)  # fmt: skip
+        typer.echo("\t".join(cells))
 
 
 @app.command("serve")

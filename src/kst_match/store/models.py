@@ -9,7 +9,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
+from sqlalchemy import (
+    JSON,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    event,
+    inspect,
+    text,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 DATE = String(10)
@@ -85,6 +96,20 @@ class PlanVersion(Base):
     changed_volunteers: Mapped[list[Any]]  # volunteers whose route differs from the base's
     created_at: Mapped[str] = mapped_column(MOMENT)
     published_at: Mapped[str | None] = mapped_column(MOMENT)
+
+
+class ImmutableError(ValueError):
+    """A published plan version was about to change."""
+
+
+@event.listens_for(PlanVersion, "before_update")
+def _published_stays(_mapper: object, _connection: object, target: PlanVersion) -> None:
+    """Once published, a version never changes (publishing it is its last change)."""
+    state = inspect(target)
+    history = state.attrs.published_at.history
+    before = (history.deleted or [None])[0] if history.has_changes() else target.published_at
+    if before is not None and any(a.history.has_changes() for a in state.attrs):
+        raise ImmutableError(f"version {target.version} of {target.date} is published")
 
 
 class AssignmentRow(Base):

@@ -177,12 +177,26 @@ def publish(session: Session, row: PlanVersion) -> PlanVersion:
     return row
 
 
-def statuses(session: Session, date: dt.date, volunteer: str | None = None) -> dict[str, str]:
-    """Each need's latest reported outcome that day (by one volunteer, if given)."""
-    query = select(ReportRow.need_id, ReportRow.outcome).where(ReportRow.date == date.isoformat())
+def statuses(session: Session, row: PlanVersion, volunteer: str | None = None) -> dict[str, str]:
+    """Each need's reported outcome in plan version ``row`` (of one volunteer, if given): the
+    latest report on its assignment in this version, else ``done`` if it was reported done on
+    an earlier version (a re-plan keeps done stops; a failed need is a new attempt)."""
+    query = (
+        select(ReportRow.need_id, ReportRow.outcome, AssignmentRow.plan_version_id)
+        .join(AssignmentRow, ReportRow.assignment_id == AssignmentRow.id)
+        .where(ReportRow.date == row.date)
+        .order_by(ReportRow.id)
+    )
     if volunteer is not None:
         query = query.where(ReportRow.volunteer_id == volunteer)
-    return {need: outcome for need, outcome in session.execute(query.order_by(ReportRow.id))}
+    found: dict[str, str] = {}
+    latest: dict[str, str] = {}
+    for need, outcome, version_id in session.execute(query):
+        if version_id == row.id:
+            latest[need] = outcome
+        elif outcome == "done":
+            found[need] = "done"
+    return {**found, **latest}
 
 
 def my_assignments(session: Session, row: PlanVersion, volunteer: str) -> list[dict[str, Any]]:
@@ -193,7 +207,7 @@ def my_assignments(session: Session, row: PlanVersion, volunteer: str) -> list[d
         .order_by(AssignmentRow.order)
     )
     found = session.scalars(query).all()
-    status = statuses(session, dt.date.fromisoformat(row.date), volunteer) if found else {}
+    status = statuses(session, row, volunteer) if found else {}
     return [
         {
             "assignment_id": a.id,
