@@ -18,11 +18,14 @@ from kst_match.store.auth import Principal, lookup
 _bearer = HTTPBearer(auto_error=False, description="A token from `kst-match users add`.")
 
 
-def get_store(request: Request) -> Store:
+# Dependencies that do no I/O are ``async``: FastAPI runs a plain ``def`` dependency in its
+# thread pool, and each such hop costs more than the work on the hot paths (pulling assignments,
+# reporting).
+async def get_store(request: Request) -> Store:
     return request.app.state.store  # type: ignore[no-any-return]
 
 
-def get_runner(request: Request) -> JobRunner:
+async def get_runner(request: Request) -> JobRunner:
     return request.app.state.runner  # type: ignore[no-any-return]
 
 
@@ -51,7 +54,7 @@ def principal(
 def role(*roles: str) -> Callable[[Principal], Principal]:
     """The caller, if their role is one of ``roles``; 403 otherwise."""
 
-    def check(who: Annotated[Principal, Depends(principal)]) -> Principal:
+    async def check(who: Annotated[Principal, Depends(principal)]) -> Principal:
         if who.role not in roles:
             raise HTTPException(status.HTTP_403_FORBIDDEN, "not allowed for this role")
         return who

@@ -10,6 +10,7 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from api.deps import RateLimits
 from api.jobs import JobRunner
+from api.openapi import document_errors
 from api.routers import coordinator, health, partner, planner, volunteer
 from api.settings import Settings
 from kst_match.store import Store, jobs
@@ -65,4 +66,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
     for module in (health, coordinator, planner, partner, volunteer):
         app.include_router(module.router, prefix="/v1")
+    document_errors(app)
     return app

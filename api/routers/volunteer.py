@@ -27,7 +27,7 @@ def my_assignments(date: DateQuery, store: StoreDep, who: VolunteerUser) -> MyDa
     """My assignments in the day's published plan, in order: where, when, what to collect
     where, and how to get in. Nothing of anybody else's."""
     with store.read() as session:
-        row = plans.published(session, date)
+        row = plans.published(session, date, documents=False)
         if row is None:
             raise not_found("published plan")
         found = plans.my_assignments(session, row, who.volunteer_id or "")
@@ -78,7 +78,8 @@ def report(
             assignment = session.get(AssignmentRow, assignment_id)
             if assignment is None or assignment.volunteer_id != who.volunteer_id:
                 raise not_found("assignment")
-            current = plans.published(session, dt.date.fromisoformat(assignment.date))
+            day = dt.date.fromisoformat(assignment.date)
+            current = plans.published(session, day, documents=False)
             if current is None or current.id != assignment.plan_version_id:
                 version = session.get(PlanVersion, assignment.plan_version_id)
                 raise HTTPException(
@@ -112,7 +113,7 @@ def stop_for_today(date: DateQuery, store: StoreDep, who: VolunteerUser) -> Stop
     assignments to others. Saying it again changes nothing."""
     volunteer = who.volunteer_id or ""
     with store.write() as session:
-        if plans.published(session, date) is None:
+        if plans.published(session, date, documents=False) is None:
             raise not_found("published plan")
         row = session.get(DropoutRow, (date.isoformat(), volunteer))
         if row is None:

@@ -8,7 +8,7 @@ from collections import Counter
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from kst_match.model import Day, Plan, Stop, StopKind, format_clock
 from kst_match.replan import Events
@@ -43,14 +43,21 @@ def version(session: Session, date: dt.date, number: int) -> PlanVersion | None:
     return session.scalars(query).first()
 
 
-def published(session: Session, date: dt.date) -> PlanVersion | None:
-    """The day's published plan: the newest version published."""
+def published(session: Session, date: dt.date, documents: bool = True) -> PlanVersion | None:
+    """The day's published plan: the newest version published. ``documents=False`` leaves out
+    the plan and day JSON (half a megabyte or more for a day of 400 needs), which the street
+    champion's requests never read; reading them then raises instead of loading them."""
     query = (
         select(PlanVersion)
         .where(PlanVersion.date == date.isoformat(), PlanVersion.published_at.is_not(None))
         .order_by(PlanVersion.version.desc())
         .limit(1)
     )
+    if not documents:
+        query = query.options(
+            defer(PlanVersion.plan_json, raiseload=True),
+            defer(PlanVersion.day_json, raiseload=True),
+        )
     return session.scalars(query).first()
 
 
