@@ -11,6 +11,7 @@ drop penalty by priority, so an impossible day still yields the best partial pla
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -22,7 +23,7 @@ from ortools.constraint_solver import pywrapcp, routing_enums_pb2
 from kst_match.model import Day, Need, StopKind, Transport
 from kst_match.solve import weights
 from kst_match.solve.places import Places
-from kst_match.solve.schedule import COLLECT_S, ONBOARD_LIMIT_S, timetable
+from kst_match.solve.schedule import DEFAULT_RULES, TimeRules, timetable
 from kst_match.solve.stop import Progress, StoppingCriterion, fired_rule
 from kst_match.solve.timed import Timed
 from kst_match.solve.vehicles import Vehicle
@@ -74,7 +75,7 @@ def solve_routes(
     hint: dict[str, list[tuple[StopKind, str]]] | None = None,
     first: str = "PARALLEL_CHEAPEST_INSERTION",
     clock: float | None = None,
-    onboard_limit_s: float = ONBOARD_LIMIT_S,
+    rules: TimeRules = DEFAULT_RULES,
 ) -> RoutingResult:
     """Route ``jobs`` over ``vehicles``: a complete first solution by OR-Tools' ``first``
     strategy (or from ``hint``: vehicle id -> (stop kind, need id) in order, e.g. this
@@ -83,7 +84,7 @@ def solve_routes(
     is when the plan started (``time.monotonic()``), for time limits."""
     began = time.monotonic()
     clock = began if clock is None else clock
-    model = _Model(day, jobs, vehicles, places, together, onboard_limit_s)
+    model = _Model(day, jobs, vehicles, places, together, rules)
     routing, manager = model.routing, model.manager
 
     # 1. A complete first solution, never cut short by the clock.
@@ -131,7 +132,7 @@ def solve_routes(
                     break
                 index = solution.Value(routing.NextVar(index))
         stops = [model.timed(node) for node in nodes]
-        if not timetable(stops, v, day, places, onboard_limit_s):
+        if not timetable(stops, v, day, places, rules):
             # The solver's travel is rounded up, so its routes always hold on the real times;
             # one that does not is a fault in the model, never to be planned or hidden.
             raise RuntimeError(f"the solver's route for {v.id} breaks the rules it was given")
@@ -157,9 +158,10 @@ class _Model:
         vehicles: Sequence[Vehicle],
         places: Places,
         together: Sequence[Sequence[str]],
-        onboard_limit_s: float,
+        rules: TimeRules,
     ) -> None:
         self.day, self.jobs, self.vehicles, self.places = day, jobs, vehicles, places
+        self.rules = rules
         # Node layout: for each vehicle a start and an end node, then the jobs' nodes.
         node_place: list[int] = []
         node_kind: list[StopKind] = []
@@ -196,7 +198,7 @@ class _Model:
         )
         self.routing = pywrapcp.RoutingModel(self.manager)
         self._dimensions()
-        self._jobs(onboard_limit_s)
+        self._jobs(rules)
         _add_preferences(self.routing, jobs, self.job_nodes, vehicles, len(node_place), together)
 
     def _dimensions(self) -> None:
@@ -206,13 +208,15 @@ class _Model:
         collect = np.array([k is StopKind.collect for k in self.node_kind], dtype=bool)
         for node, (kind, need) in enumerate(zip(self.node_kind, self.node_need, strict=True)):
             if kind is StopKind.collect:
-                service[node] = COLLECT_S
+                service[node] = _whole(self.rules.per_item_s)
             elif need is not None:
                 service[node] = need.duration * 60
         place = np.array(self.node_place, dtype=np.int64)
         # One visit to a site, one handling: from a collection to another at the same site
-        # there is neither travel nor handling (the last collection of the visit carries it).
+        # there is no travel and no handling, only the parcel's time; leaving the site (from the
+        # visit's last collection) takes the handling.
         same_visit = collect[:, None] & collect[None, :] & (place[:, None] == place[None, :])
+        handling = np.where(collect, _whole(self.rules.handling_s), 0)
         travel_cb: dict[Transport, int] = {}
         time_cb: dict[Transport, int] = {}
         for mode in sorted({v.transport for v in vehicles}):
@@ -220,8 +224,8 @@ class _Model:
             # Rounded up: whole seconds for the solver that never undercount the real travel.
             travel = np.ceil(secs).astype(np.int64)
             travel_cb[mode] = routing.RegisterTransitMatrix(travel.tolist())
-            timed = travel + service[:, None]
-            timed[same_visit] = 0
+            timed = travel + service[:, None] + handling[:, None]
+            timed[same_visit] = service[:, None].repeat(n, axis=1)[same_visit]
             time_cb[mode] = routing.RegisterTransitMatrix(timed.tolist())
         for i, v in enumerate(vehicles):
             routing.SetArcCostEvaluatorOfVehicle(travel_cb[v.transport], i)
@@ -269,12 +273,12 @@ class _Model:
             routing.AddVariableMinimizedByFinalizer(time_dim.CumulVar(end))
             routing.AddVariableMaximizedByFinalizer(time_dim.CumulVar(start))
 
-    def _jobs(self, onboard_limit_s: float) -> None:
+    def _jobs(self, rules: TimeRules) -> None:
         """Windows (the service ends inside them), site hours, pairs, allowed volunteers, and
         the penalty for leaving each need out."""
         routing, manager, day = self.routing, self.manager, self.day
         time_dim = routing.GetDimensionOrDie("time")
-        limit = int(onboard_limit_s)
+        limit = int(rules.onboard_limit_s)
         # Kept on the model: the solver calls it for as long as the model lives.
         self._onboard_limit = lambda _pickup, _delivery: limit
         pairs = 0
@@ -294,7 +298,8 @@ class _Model:
                 continue
             p = manager.NodeToIndex(pickup)
             site = day.site(need.site)  # type: ignore[arg-type]
-            time_dim.CumulVar(p).SetRange(site.opens * 60, site.closes * 60 - COLLECT_S)
+            last = site.closes * 60 - _whole(rules.handling_s) - _whole(rules.per_item_s)
+            time_dim.CumulVar(p).SetRange(site.opens * 60, last)
             routing.VehicleVar(p).SetValues([-1, *allowed])
             # Same volunteer, collect first: the pair constraint enforces both, and time order
             # follows along the route. (Extra solver constraints would only slow the search.)
@@ -397,7 +402,7 @@ def solve_routes_best(
     hint: dict[str, list[tuple[StopKind, str]]] | None = None,
     workers: int = 1,
     clock: float | None = None,
-    onboard_limit_s: float = ONBOARD_LIMIT_S,
+    rules: TimeRules = DEFAULT_RULES,
 ) -> RoutingResult:
     """``solve_routes`` with each of ``FIRST_SOLUTIONS`` side by side in worker processes (as
     many as ``workers`` allows), keeping the result of least cost (the first on a tie, so the
@@ -406,17 +411,20 @@ def solve_routes_best(
     strategies = FIRST_SOLUTIONS[: max(1, workers)]
     args = (day, jobs, vehicles, places, stop, together, hint)
     if len(strategies) == 1 or hint:
-        return solve_routes(*args, clock=clock, onboard_limit_s=onboard_limit_s)
+        return solve_routes(*args, clock=clock, rules=rules)
     with ProcessPoolExecutor(max_workers=len(strategies)) as pool:
-        results = list(
-            pool.map(_solve_with, [(*args, s, clock, onboard_limit_s) for s in strategies])
-        )
+        results = list(pool.map(_solve_with, [(*args, s, clock, rules) for s in strategies]))
     best = min(range(len(results)), key=lambda k: (results[k].objective, k))
     return results[best]
 
 
 def _solve_with(args: tuple) -> RoutingResult:  # type: ignore[type-arg]
     return solve_routes(*args)
+
+
+def _whole(seconds: float) -> int:
+    """Seconds as the solver's whole seconds, rounded up so that its routes hold."""
+    return math.ceil(seconds - 1e-9)
 
 
 def _search_parameters(
