@@ -27,6 +27,7 @@ from kst_match.solve.schedule import DEFAULT_RULES, TimeRules, timetable
 from kst_match.solve.stop import Progress, StoppingCriterion, fired_rule
 from kst_match.solve.timed import Timed
 from kst_match.solve.vehicles import Vehicle
+from kst_match.solve.warm import warm_routes
 
 HORIZON_S = 24 * 3600
 NO_SOLUTION = 2**62  # the objective reported when the search found nothing
@@ -97,6 +98,12 @@ def solve_routes(
         initial = routing.ReadAssignmentFromRoutes(model.hint_routes(hint), True)
         if initial is not None:
             solution, source = initial, "the given routes"
+    if solution is None and not hint:
+        warm = warm_routes(model, stop, clock)
+        if warm is not None:
+            initial = routing.ReadAssignmentFromRoutes(warm, True)
+            if initial is not None:
+                solution, source = initial, "PyVRP"
     if solution is None:
         solution = routing.SolveWithParameters(first_params)
     first_s = time.monotonic() - began
@@ -131,7 +138,7 @@ def solve_routes(
                 if routing.IsEnd(index):
                     break
                 index = solution.Value(routing.NextVar(index))
-        stops = [model.timed(node) for node in nodes]
+        stops = model.with_collections([model.timed(node) for node in nodes])
         if not timetable(stops, v, day, places, rules):
             # The solver's travel is rounded up, so its routes always hold on the real times;
             # one that does not is a fault in the model, never to be planned or hidden.
@@ -162,6 +169,7 @@ class _Model:
     ) -> None:
         self.day, self.jobs, self.vehicles, self.places = day, jobs, vehicles, places
         self.rules = rules
+        self.together = together
         # Node layout: for each vehicle a start and an end node, then the jobs' nodes.
         node_place: list[int] = []
         node_kind: list[StopKind] = []
@@ -177,11 +185,15 @@ class _Model:
                 node_kind.append(kind)
                 node_need.append(None)
         self.job_nodes: list[tuple[int | None, int]] = []  # (pickup or None, deliver/visit)
+        # Deliveries whose goods are collected where the route starts: one node each.
+        self.at_start: set[str] = set()
         for job in jobs:
             need = job.need
             pickup = None
             onboard = any(need.id in vehicles[i].onboard for i in job.vehicles)
-            if need.kind.is_delivery and not onboard:
+            if need.kind.is_delivery and not onboard and self._collected_at_start(job):
+                self.at_start.add(need.id)
+            elif need.kind.is_delivery and not onboard:
                 site = day.site(need.site)  # type: ignore[arg-type]
                 pickup = len(node_place)
                 node_place.append(places[(site.lon, site.lat)])
@@ -193,6 +205,10 @@ class _Model:
             node_need.append(need)
             self.job_nodes.append((pickup, drop))
         self.node_place, self.node_kind, self.node_need = node_place, node_kind, node_need
+        # Vehicles that may collect goods where they start.
+        self.loading = sorted(
+            {i for job in jobs if job.need.id in self.at_start for i in job.vehicles}
+        )
         self.manager = pywrapcp.RoutingIndexManager(
             len(node_place), len(vehicles), self.starts, self.ends
         )
@@ -200,6 +216,45 @@ class _Model:
         self._dimensions()
         self._jobs(rules)
         _add_preferences(self.routing, jobs, self.job_nodes, vehicles, len(node_place), together)
+
+    def _collected_at_start(self, job: Job) -> bool:
+        """Can ``job``'s goods be taken as collected when its route starts, with no node of
+        their own? So when every volunteer allowed starts at the site, the site is open all
+        their day, collecting takes no time per parcel (the visit then takes the handling
+        alone, whatever the route carries) and the goods' time on board cannot bind. Then the
+        collection is the first thing a route does, and one node per delivery gives the search
+        the moves of a plain routing problem instead of moves of pairs."""
+        if self.rules.per_item_s > 0:
+            return False
+        site = self.day.site(job.need.site)  # type: ignore[arg-type]
+        here = self.places[(site.lon, site.lat)]
+        for i in job.vehicles:
+            v = self.vehicles[i]
+            if (
+                self.places[v.start] != here
+                or site.opens * 60 > v.start_s
+                or site.closes * 60 - self.rules.handling_s < v.end_s
+                or self.rules.onboard_limit_s < v.end_s - v.start_s
+            ):
+                return False
+        return True
+
+    def with_collections(self, stops: list[Timed]) -> list[Timed]:
+        """A route's stops with the collections made where it starts put in, after the start,
+        in the order of their deliveries."""
+        first = [
+            Timed(
+                kind=StopKind.collect,
+                place=stops[0].place,
+                lon=stops[0].lon,
+                lat=stops[0].lat,
+                need=s.need,
+                site=self.day.need(s.need).site,  # type: ignore[arg-type]
+            )
+            for s in stops
+            if s.kind is StopKind.deliver and s.need in self.at_start
+        ]
+        return [stops[0], *first, *stops[1:]]
 
     def _dimensions(self) -> None:
         routing, vehicles = self.routing, self.vehicles
@@ -226,6 +281,12 @@ class _Model:
             travel_cb[mode] = routing.RegisterTransitMatrix(travel.tolist())
             timed = travel + service[:, None] + handling[:, None]
             timed[same_visit] = service[:, None].repeat(n, axis=1)[same_visit]
+            # A route that starts with a visit to its site leaves after the handling.
+            if self.loading and self.rules.handling_s > 0:
+                starts = [self.starts[i] for i in self.loading]
+                ends = [self.ends[i] for i in self.loading]
+                timed[starts] += _whole(self.rules.handling_s)
+                timed[starts, ends] = 0  # an empty route visits nothing
             time_cb[mode] = routing.RegisterTransitMatrix(timed.tolist())
         for i, v in enumerate(vehicles):
             routing.SetArcCostEvaluatorOfVehicle(travel_cb[v.transport], i)
@@ -265,11 +326,18 @@ class _Model:
         routing.GetDimensionOrDie("tasks").SetGlobalSpanCostCoefficient(weights.BALANCE_PER_TASK)
         time_dim = routing.GetDimensionOrDie("time")
         load_dim = routing.GetDimensionOrDie("load")
+        # Vehicles that may collect goods where they start carry them from the start: their
+        # load on leaving is what their route delivers of them, left to the solver (never less
+        # than it, since no load goes below zero).
         for i, v in enumerate(vehicles):
             start, end = routing.Start(i), routing.End(i)
             time_dim.CumulVar(start).SetRange(v.start_s, v.end_s)
             time_dim.CumulVar(end).SetRange(v.start_s, v.end_s)
-            load_dim.CumulVar(start).SetValue(sum(self.day.need(x).load for x in v.onboard))
+            onboard = sum(self.day.need(x).load for x in v.onboard)
+            if i in self.loading:
+                load_dim.CumulVar(start).SetRange(onboard, v.volunteer.capacity)
+            else:
+                load_dim.CumulVar(start).SetValue(onboard)
             routing.AddVariableMinimizedByFinalizer(time_dim.CumulVar(end))
             routing.AddVariableMaximizedByFinalizer(time_dim.CumulVar(start))
 
@@ -292,8 +360,8 @@ class _Model:
             )
             routing.VehicleVar(d).SetValues([-1, *allowed])
             if pickup is None:
-                if need.kind.is_delivery:  # already on board: deliver it, whatever it costs
-                    penalty *= 100
+                if need.kind.is_delivery and need.id not in self.at_start:
+                    penalty *= 100  # already on board: deliver it, whatever it costs
                 routing.AddDisjunction([d], 2 * penalty)
                 continue
             p = manager.NodeToIndex(pickup)
