@@ -27,7 +27,7 @@ from kst_match.solve.schedule import DEFAULT_RULES, TimeRules, timetable
 from kst_match.solve.stop import Progress, StoppingCriterion, fired_rule
 from kst_match.solve.timed import Timed
 from kst_match.solve.vehicles import Vehicle
-from kst_match.solve.warm import warm_routes
+from kst_match.solve.warm import vroom_routes, warm_routes
 
 HORIZON_S = 24 * 3600
 NO_SOLUTION = 2**62  # the objective reported when the search found nothing
@@ -99,11 +99,13 @@ def solve_routes(
         if initial is not None:
             solution, source = initial, "the given routes"
     if solution is None and not hint:
-        warm = warm_routes(model, stop, clock)
-        if warm is not None:
-            initial = routing.ReadAssignmentFromRoutes(warm, True)
-            if initial is not None:
-                solution, source = initial, "PyVRP"
+        for name, start in (("PyVRP", warm_routes), ("VROOM", vroom_routes)):
+            warm = start(model, stop, clock)
+            if warm is not None:
+                initial = routing.ReadAssignmentFromRoutes(warm, True)
+                if initial is not None:
+                    solution, source = initial, name
+                break
     if solution is None:
         solution = routing.SolveWithParameters(first_params)
     first_s = time.monotonic() - began

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 import time
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -166,3 +167,156 @@ def _pyvrp_model(model: _Model, pyvrp):  # type: ignore[no-untyped-def]
             if a != b:
                 m.add_edge(frm, to, distance=int(travel[a, b]), duration=int(travel[a, b]))
     return m, types, clients
+
+
+# VROOM's priorities by need priority (its scale is 0 to 100), kst-match's 10:3:1.
+VROOM_PRIORITY = {"urgent": 100, "high": 30, "normal": 10}
+# Days with fewer routed needs than this are left to OR-Tools alone: its search is close to the
+# best on them, and a small day's plan stays the one worked out by hand in the tests.
+VROOM_MIN_NEEDS = 50
+# VROOM's exploration level (1 to 5), and the share of the time left it may take (it runs only
+# under a time rule).
+VROOM_EXPLORATION = 5
+VROOM_SHARE = 0.5
+
+
+def vroom_fits(model: _Model) -> bool:
+    """Can VROOM start a day PyVRP does not fit: collect-and-deliver pairs, needs only some
+    volunteers may serve? Not a re-plan's (goods already on board)."""
+    return len(model.jobs) >= VROOM_MIN_NEEDS and not any(v.onboard for v in model.vehicles)
+
+
+def vroom_routes(model: _Model, stop: StoppingCriterion, clock: float):  # type: ignore[no-untyped-def]
+    """Starting routes from VROOM (routing indices per vehicle), or ``None``.
+
+    VROOM knows shipments, skills, setup per visit to a place, capacities, task and travel
+    limits, but no bound on goods' time on board nor kst-match's preferences: a need with a
+    preferred volunteer may only go to that volunteer in VROOM's problem, and each route is
+    timed by kst-match's own rules (``timetable``), leaving out the needs that break them."""
+    if not vroom_fits(model):
+        return None
+    try:
+        import vroom
+    except ImportError:
+        return None
+    timeout = _vroom_timeout(stop, clock)
+    if timeout <= 0:
+        return None
+    problem, node_of = _vroom_problem(model, vroom)
+    solution = problem.solve(
+        exploration_level=VROOM_EXPLORATION,
+        nb_threads=1,
+        timeout=timedelta(seconds=timeout),
+    )
+    routes: list[list[int]] = [[] for _ in model.vehicles]
+    frame = solution.routes
+    for vid, steps in frame.groupby("vehicle_id", sort=True):
+        nodes = [
+            node_of[(int(k), kind)]
+            for k, kind in zip(steps["id"], steps["type"], strict=True)
+            if kind in ("pickup", "delivery") and (int(k), kind) in node_of
+        ]
+        routes[int(vid)] = _timed_ok(model, int(vid), nodes)
+    return routes
+
+
+def _vroom_timeout(stop: StoppingCriterion, clock: float) -> float:
+    """Seconds VROOM may take: its share of the time left under a time rule, else 0 (not at
+    all: VROOM cannot be bounded by a count, and its whole search even at the lowest level
+    takes about a minute on the bundled day on a busy core, so an iteration rule keeps OR-Tools'
+    own first solution and its plan stays the same on any machine)."""
+    if isinstance(stop, MaxRuntime):
+        return max(0.0, VROOM_SHARE * (stop.limit_s - (time.monotonic() - clock)))
+    if isinstance(stop, AnyOf) and stop.seconds is not None and stop.deterministic is False:
+        return max(0.0, VROOM_SHARE * (stop.seconds - (time.monotonic() - clock)))
+    return 0.0
+
+
+def _vroom_problem(model: _Model, vroom):  # type: ignore[no-untyped-def]
+    """VROOM's problem for ``model``, and (job index, step type) -> the model's node."""
+    problem = vroom.Input()
+    for mode in sorted({v.transport for v in model.vehicles}):
+        secs = np.ceil(model.places.matrix(mode).seconds).astype(np.uint32)
+        problem.set_durations_matrix(profile=mode.value, matrix_input=secs)
+    rules = model.rules
+    allowed: list[set[int]] = []
+    for job in model.jobs:
+        best = max(job.prefer.values(), default=0)
+        preferred = {i for i, c in job.prefer.items() if c == best and i in job.vehicles}
+        allowed.append(preferred or set(job.vehicles))
+    skills: list[set[int]] = [set() for _ in model.vehicles]
+    for k, vehicles in enumerate(allowed):
+        for i in vehicles:
+            skills[i].add(k)
+    for i, v in enumerate(model.vehicles):
+        problem.add_vehicle(
+            vroom.Vehicle(
+                id=i,
+                start=model.node_place[model.starts[i]],
+                end=model.node_place[model.ends[i]],
+                profile=v.transport.value,
+                capacity=vroom.Amount([v.volunteer.capacity]),
+                skills=skills[i],
+                time_window=vroom.TimeWindow(v.start_s, v.end_s),
+                max_tasks=2 * max(0, v.tasks_left),
+                max_travel_time=max(0, v.travel_left_s),
+            )
+        )
+    node_of: dict[tuple[int, str], int] = {}
+    handling = math.ceil(rules.handling_s - 1e-9)
+    per_item = math.ceil(rules.per_item_s - 1e-9)
+    for k, (job, (pickup, drop)) in enumerate(zip(model.jobs, model.job_nodes, strict=True)):
+        need = job.need
+        here = model.node_place[drop]
+        window = [vroom.TimeWindow(need.window_start * 60, (need.window_end - need.duration) * 60)]
+        if need.kind.is_delivery:
+            site = model.day.site(need.site)  # type: ignore[arg-type]
+            last = min(site.closes * 60 - handling - per_item, need.window_end * 60)
+            first = vroom.ShipmentStep(
+                id=k,
+                location=model.places[(site.lon, site.lat)],
+                default_setup=handling,
+                default_service=per_item,
+                time_windows=[vroom.TimeWindow(site.opens * 60, max(site.opens * 60, last))],
+            )
+            amount = need.load
+        else:  # a visit: two VROOM tasks, as a delivery is, so the task limit holds
+            first = vroom.ShipmentStep(id=k, location=here, time_windows=window)
+            amount = 0
+        problem.add_shipment(
+            first,
+            vroom.ShipmentStep(
+                id=k, location=here, default_service=need.duration * 60, time_windows=window
+            ),
+            amount=vroom.Amount([amount]),
+            skills={k},
+            priority=VROOM_PRIORITY[need.priority.value],
+        )
+        if pickup is not None:
+            node_of[(k, "pickup")] = pickup
+        node_of[(k, "delivery")] = drop
+    return problem, node_of
+
+
+def _timed_ok(model: _Model, i: int, nodes: list[int]) -> list[int]:
+    """``nodes`` of vehicle ``i`` as routing indices, less the needs whose stops break
+    kst-match's time rules (goods' time on board, which VROOM does not know): each time the
+    one whose leaving lets the rest hold, latest first."""
+    from kst_match.solve.schedule import timetable
+
+    def holds(route: list[int]) -> bool:
+        stops = [model.timed(n) for n in (model.starts[i], *route, model.ends[i])]
+        stops = model.with_collections(stops)
+        return timetable(stops, model.vehicles[i], model.day, model.places, model.rules, False)
+
+    need_of = {n: model.node_need[n].id for n in nodes}  # type: ignore[union-attr]
+    route = list(nodes)
+    while route and not holds(route):
+        for need in reversed(list(dict.fromkeys(need_of[n] for n in route))):
+            trial = [n for n in route if need_of[n] != need]
+            if holds(trial):
+                route = trial
+                break
+        else:
+            route = [n for n in route if need_of[n] != need_of[route[-1]]]
+    return [model.manager.NodeToIndex(n) for n in route]
