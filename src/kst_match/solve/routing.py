@@ -130,6 +130,7 @@ def solve_routes(
 
     routes: dict[str, list[Timed]] = {}
     served: set[str] = set()
+    dropped = 0
     for i, v in enumerate(vehicles):
         nodes = [model.starts[i], model.ends[i]]
         if solution is not None:
@@ -140,6 +141,15 @@ def solve_routes(
                 if routing.IsEnd(index):
                     break
                 index = solution.Value(routing.NextVar(index))
+        kept = model.keep_timed(i, nodes[1:-1])
+        if len(kept) < len(nodes) - 2:
+            # OR-Tools' first-solution heuristics do not always keep the goods' time on board
+            # when a search stopped before its first improvement returns their solution: the
+            # needs that break it leave the route (the final insertion pass tries them again).
+            dropped += len(
+                {model.node_need[n].id for n in nodes[1:-1]} - {model.node_need[n].id for n in kept}
+            )  # type: ignore[union-attr]
+            nodes = [nodes[0], *kept, nodes[-1]]
         stops = model.with_collections([model.timed(node) for node in nodes])
         if not timetable(stops, v, day, places, rules):
             # The solver's travel is rounded up, so its routes always hold on the real times;
@@ -147,6 +157,8 @@ def solve_routes(
             raise RuntimeError(f"the solver's route for {v.id} breaks the rules it was given")
         routes[v.id] = stops
         served.update(s.need for s in stops if s.kind in (StopKind.deliver, StopKind.visit))
+    if dropped:
+        stats["dropped_off_time_rules"] = dropped
     return RoutingResult(
         routes=routes,
         served=frozenset(served),
@@ -240,6 +252,28 @@ class _Model:
             ):
                 return False
         return True
+
+    def holds(self, i: int, nodes: Sequence[int]) -> bool:
+        """Do ``nodes`` (between vehicle ``i``'s start and end) keep every time rule?"""
+        stops = [self.timed(n) for n in (self.starts[i], *nodes, self.ends[i])]
+        return timetable(
+            self.with_collections(stops), self.vehicles[i], self.day, self.places, self.rules, False
+        )
+
+    def keep_timed(self, i: int, nodes: Sequence[int]) -> list[int]:
+        """``nodes`` of vehicle ``i`` less the needs whose stops break the time rules: each
+        time the latest need whose leaving lets the rest hold (else the latest)."""
+        need_of = {n: self.node_need[n].id for n in nodes}  # type: ignore[union-attr]
+        route = list(nodes)
+        while route and not self.holds(i, route):
+            for need in reversed(list(dict.fromkeys(need_of[n] for n in route))):
+                trial = [n for n in route if need_of[n] != need]
+                if self.holds(i, trial):
+                    route = trial
+                    break
+            else:
+                route = [n for n in route if need_of[n] != need_of[route[-1]]]
+        return route
 
     def with_collections(self, stops: list[Timed]) -> list[Timed]:
         """A route's stops with the collections made where it starts put in, after the start,

@@ -216,7 +216,8 @@ def vroom_routes(model: _Model, stop: StoppingCriterion, clock: float):  # type:
             for k, kind in zip(steps["id"], steps["type"], strict=True)
             if kind in ("pickup", "delivery") and (int(k), kind) in node_of
         ]
-        routes[int(vid)] = _timed_ok(model, int(vid), nodes)
+        kept = model.keep_timed(int(vid), nodes)
+        routes[int(vid)] = [model.manager.NodeToIndex(n) for n in kept]
     return routes
 
 
@@ -296,27 +297,3 @@ def _vroom_problem(model: _Model, vroom):  # type: ignore[no-untyped-def]
             node_of[(k, "pickup")] = pickup
         node_of[(k, "delivery")] = drop
     return problem, node_of
-
-
-def _timed_ok(model: _Model, i: int, nodes: list[int]) -> list[int]:
-    """``nodes`` of vehicle ``i`` as routing indices, less the needs whose stops break
-    kst-match's time rules (goods' time on board, which VROOM does not know): each time the
-    one whose leaving lets the rest hold, latest first."""
-    from kst_match.solve.schedule import timetable
-
-    def holds(route: list[int]) -> bool:
-        stops = [model.timed(n) for n in (model.starts[i], *route, model.ends[i])]
-        stops = model.with_collections(stops)
-        return timetable(stops, model.vehicles[i], model.day, model.places, model.rules, False)
-
-    need_of = {n: model.node_need[n].id for n in nodes}  # type: ignore[union-attr]
-    route = list(nodes)
-    while route and not holds(route):
-        for need in reversed(list(dict.fromkeys(need_of[n] for n in route))):
-            trial = [n for n in route if need_of[n] != need]
-            if holds(trial):
-                route = trial
-                break
-        else:
-            route = [n for n in route if need_of[n] != need_of[route[-1]]]
-    return [model.manager.NodeToIndex(n) for n in route]
