@@ -61,3 +61,26 @@ def test_a_solomon_instance_within_5_percent_of_the_best_known(name: str) -> Non
     distance, errors = check_routes(inst, routes)
     assert errors == []
     assert distance <= 1.05 * read_bks()[name]["distance_only"]
+
+
+def test_the_warm_start_follows_an_iteration_rule_to_the_same_plan() -> None:
+    inst = read_instance("R101")
+    day = solomon_day(inst)
+    travel = SolomonTravel(inst.unit_s)
+
+    def routes() -> tuple[str, list[list[str | None]]]:
+        plan = make_plan(
+            day,
+            travel,
+            MaxIterations(3),
+            onboard_limit_min=24 * 60,
+            workers=1,
+            handling_s=0,
+            per_item_s=0,
+        )
+        source = str(plan.kpis["solver"]["routing_first_solution"])  # type: ignore[index]
+        return source, [[s.need for s in r.stops] for r in plan.routes]
+
+    first = routes()
+    assert first[0] == "PyVRP"
+    assert routes() == first

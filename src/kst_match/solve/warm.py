@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
@@ -99,7 +100,13 @@ def warm_routes(model: _Model, stop: StoppingCriterion, clock: float, seed: int 
     if rule is None:
         return None
     m, types, clients = _pyvrp_model(model, pyvrp)
-    result = m.solve(stop=rule, seed=seed, display=False, collect_stats=False)
+    with warnings.catch_warnings():
+        # On a day it cannot serve whole, PyVRP says its penalties reached their bound: its
+        # best is then judged below, and OR-Tools starts on its own if it is not feasible.
+        warnings.simplefilter("ignore", pyvrp.exceptions.PenaltyBoundWarning)
+        result = m.solve(stop=rule, seed=seed, display=False, collect_stats=False)
+    if not result.is_feasible():
+        return None
     best = result.best
     free = {key: list(vehicles) for key, vehicles in types.items()}
     routes: list[list[int]] = [[] for _ in model.vehicles]
