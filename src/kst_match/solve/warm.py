@@ -1,4 +1,5 @@
-"""A warm start for the routing search: PyVRP's hybrid genetic search, where the day fits it.
+"""Warm starts for the routing search: PyVRP's hybrid genetic search where the day fits it,
+else VROOM under a time limit.
 
 OR-Tools' guided local search finds its best early on long routes and then stalls (on Solomon's
 R2 and RC2 instances it ends 8 to 15% above the best known). PyVRP's search is much stronger on
@@ -10,9 +11,12 @@ It fits a day whose routed needs are each one stop (visits, and deliveries colle
 routes start: ``_Model.at_start``), that every volunteer may serve, all travelling one way (one
 travel matrix), with no preference for a volunteer (continuity, a resident's needs together).
 Volunteers' shifts, starts and ends, carrying capacity, task and travel limits are PyVRP's
-vehicle types; needs are optional with their value as the prize, so a day that
-cannot be served whole still gets a start. Elsewhere (collect-and-deliver pairs, needs only
-some volunteers may serve) the first solution is OR-Tools' own.
+vehicle types; needs are optional with their value as the prize, so a day that cannot be
+served whole still gets a start.
+
+Elsewhere (collect-and-deliver pairs, needs only some volunteers may serve) VROOM starts a day
+of ``VROOM_MIN_NEEDS`` or more under a time limit (``vroom_routes``); otherwise the first
+solution is OR-Tools' own.
 
 The stopping rule decides how long it runs, so a deterministic rule gives the same routes on
 any machine: ``MaxIterations(n)`` gives PyVRP ``n * PYVRP_ITERATIONS`` iterations (likewise
