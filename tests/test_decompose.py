@@ -13,6 +13,7 @@ from kst_match.paths import DEFAULT_DAY_DIR
 from kst_match.plan import make_plan
 from kst_match.solve.day import solve_day
 from kst_match.solve.places import Places
+from kst_match.solve.schedule import TimeRules
 from kst_match.solve.stop import MaxIterations, MaxRuntime
 from kst_match.solve.vehicles import Vehicle, fresh_vehicles
 from kst_match.triage import triage
@@ -82,7 +83,7 @@ def test_repair_moves_a_scarce_volunteers_work_to_make_room() -> None:
     first = solve_day(day, vehicles, places, rule, exclude={"check": Reason.crowded_out}, tri=tri)
     assert first.served_by == {"p1": "scarce", "p2": "scarce"}
 
-    repaired = decompose._repair(day, vehicles, TRAVEL, first, tri, rule, 0.0, None, 7200)
+    repaired = decompose._repair(day, vehicles, TRAVEL, first, tri, rule, 0.0, None, TimeRules())
     assert repaired.served_by["check"] == "scarce"
     assert set(repaired.served_by) == {"p1", "p2", "check"}
     assert repaired.unserved == {}

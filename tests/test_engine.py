@@ -10,6 +10,7 @@ import math
 import numpy as np
 import pytest
 
+from kst_match.check import check_plan
 from kst_match.model import Day, Partner, Plan, Reason, StopKind, Transport
 from kst_match.plan import make_plan
 from kst_match.replan import Events, replan
@@ -186,12 +187,35 @@ def test_several_parcels_at_one_site_take_one_handling() -> None:
     parcels = [
         need(f"p{i}", 0, 5, kind="food_parcel", site="fb", load=1, duration=2) for i in range(3)
     ]
-    _, plan = plan_of(parcels, [volunteer("v", 0, 1, capacity=4)])
+    # By default a visit takes 30 s per parcel, one after another, then 180 s of handling.
+    day, plan = plan_of(parcels, [volunteer("v", 0, 1, capacity=4)])
     (route,) = plan.routes
     collects = [s for s in route.stops if s.kind is StopKind.collect]
     assert len(collects) == 3
-    assert {s.start_s for s in collects} == {collects[0].start_s}
-    assert {s.departure_s for s in collects} == {collects[0].start_s + 180}
+    t = collects[0].start_s
+    assert [s.start_s for s in collects] == [t, t + 30, t + 60]
+    assert {s.arrival_s for s in collects} == {collects[0].arrival_s}
+    assert {s.departure_s for s in collects} == {t + 3 * 30 + 180}
+    # The validator judges the visit by the figures the plan records: with no time per parcel
+    # the staggered starts are three visits that should have been one.
+    wrong = plan.model_copy(update={"per_item_s": 0.0})
+    assert "collect_visit_split" in {v.code for v in check_plan(day, wrong, TRAVEL)}
+
+
+def test_handling_and_time_per_parcel_are_parameters() -> None:
+    parcels = [
+        need(f"p{i}", 0, 5, kind="food_parcel", site="fb", load=1, duration=2) for i in range(2)
+    ]
+    _, plan = plan_of(parcels, [volunteer("v", 0, 1, capacity=4)], handling_s=240, per_item_s=0)
+    assert (plan.handling_s, plan.per_item_s) == (240, 0)
+    collects = [s for s in plan.routes[0].stops if s.kind is StopKind.collect]
+    t = collects[0].start_s
+    assert [s.start_s for s in collects] == [t, t]
+    assert {s.departure_s for s in collects} == {t + 240}
+    # With neither, collecting takes no time.
+    _, plan = plan_of(parcels, [volunteer("v", 0, 1, capacity=4)], handling_s=0, per_item_s=0)
+    collects = [s for s in plan.routes[0].stops if s.kind is StopKind.collect]
+    assert {s.departure_s for s in collects} == {collects[0].start_s}
 
 
 def test_goods_are_not_carried_longer_than_the_limit() -> None:
@@ -224,7 +248,8 @@ def test_goods_are_not_carried_longer_than_the_limit() -> None:
     (route,) = longer.routes
     collect = next(s for s in route.stops if s.kind is StopKind.collect)
     deliver = next(s for s in route.stops if s.kind is StopKind.deliver)
-    assert collect.start_s == 9 * 3600 + 27 * 60  # handling ends as the pharmacy closes
+    # The visit (30 s for the parcel, then 180 s of handling) ends as the pharmacy closes.
+    assert collect.start_s == 9 * 3600 + 30 * 60 - 210
     assert deliver.start_s == 11.5 * 3600
     assert deliver.start_s - collect.start_s <= 240 * 60
 
@@ -262,7 +287,7 @@ def test_site_hours_hold() -> None:
     (route,) = plan.routes
     assert next(s.kind for s in route.stops[1:-1]) is StopKind.collect
     collect = next(s for s in route.stops if s.kind is StopKind.collect)
-    assert collect.start_s + 180 <= 9 * 3600 + 14 * 60
+    assert collect.start_s + 30 + 180 <= 9 * 3600 + 14 * 60
 
 
 def test_an_urgent_need_outweighs_a_nearer_normal_one(monkeypatch: pytest.MonkeyPatch) -> None:

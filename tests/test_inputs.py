@@ -643,7 +643,8 @@ def test_plan_help_names_what_each_option_takes() -> None:
     }
     assert options == {
         "--data": "<path>", "--date": "DATE", "--time-limit": "<float>",
-        "--iterations": "<int", "--onboard-limit": "<int", "--out": "<path>",
+        "--iterations": "<int", "--onboard-limit": "<int", "--handling-s": "<float",
+        "--per-item-s": "<float", "--out": "<path>",
         "--network": "<path>", "--hub-name": "<str>", "--hub-phone": "<str>",
         "--pdf": "Also", "--equity": "When", "--help": "Show",
     }  # fmt: skip

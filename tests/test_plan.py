@@ -55,7 +55,9 @@ def need(nid: str, east: float, north: float, **kw: object) -> Need:
     return Need(id=nid, **{**base, **kw}, **at(east, north))  # type: ignore[arg-type]
 
 
-def plan_of(needs: list[Need], volunteers: list[Volunteer], partners=(HUB,)) -> tuple[Day, Plan]:
+def plan_of(
+    needs: list[Need], volunteers: list[Volunteer], partners=(HUB,), **options: float
+) -> tuple[Day, Plan]:
     day = Day(
         date=DATE,
         needs=tuple(needs),
@@ -63,7 +65,7 @@ def plan_of(needs: list[Need], volunteers: list[Volunteer], partners=(HUB,)) -> 
         partners=tuple(partners),
         sites=(FOODBANK, PHARMACY),
     )
-    plan = make_plan(day, TRAVEL, SMALL_DAY_RULE)
+    plan = make_plan(day, TRAVEL, SMALL_DAY_RULE, **options)  # type: ignore[arg-type]
     assert check_plan(day, plan, TRAVEL) == []
     return day, plan
 

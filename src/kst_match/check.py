@@ -19,8 +19,10 @@ Rules checked (times are seconds after midnight unless said, travel seconds, dis
   leg after it is from the last place travelled to); start no earlier than arrival; departure
   exactly start plus the time on site. A plan without exact times is judged on the earliest
   exact times its minutes allow, carried along the route, so the rounding never accumulates.
-- one visit to a site: consecutive collects at the same site are one visit of ``COLLECT_S``,
-  sharing their times with no travel between them; no other stops share time.
+- one visit to a site: consecutive collects at the same site are one visit, with no travel
+  between them, of ``plan.per_item_s`` per collect and then ``plan.handling_s`` once; its
+  collects share their arrival and departure, and each starts ``plan.per_item_s`` after the
+  one before; no other stops share time.
 - windows bound the end: a delivery, visit or call starts at or after its window's start and
   ends at or before its end; a collection starts at or after the site opens and its handling
   ends at or before it closes; the day inside the shift (first departure, last arrival).
@@ -84,8 +86,6 @@ DISTANCE_TOLERANCE_M = 1.0
 TRAVEL_TOLERANCE_FRACTION = 0.005
 # Exact times are compared to this many seconds (floating point only).
 TIME_TOLERANCE_S = 1e-6
-# One visit to a site takes this long, however many parcels are collected, seconds.
-COLLECT_S = 180.0
 # The insertion test skips the positions a cheap necessary condition rules out (the exact
 # test alone gives the same answers, only slower).
 PRUNE_POSITIONS = True
@@ -299,14 +299,16 @@ def _recorded(stop: Stop, name: str) -> str:
     return _hms(exact) if exact is not None else _clock(getattr(stop, name))
 
 
-def _shared(a: Stop, b: Stop) -> bool:
-    """Do two stops record the same times (exactly where both have exact times)?"""
+def _shared(a: Stop, b: Stop, item_s: float = 0.0) -> bool:
+    """Do two stops record the same arrival and departure, and starts ``item_s`` apart
+    (exactly where both have exact times; in minutes, within the minute)?"""
     for name in _TIMES:
+        step = item_s if name == "start" else 0.0
         x, y = getattr(a, f"{name}_s"), getattr(b, f"{name}_s")
         if x is not None and y is not None:
-            if abs(x - y) > TIME_TOLERANCE_S:
+            if abs(x + step - y) > TIME_TOLERANCE_S:
                 return False
-        elif getattr(a, name) != getattr(b, name):
+        elif not 0 <= getattr(b, name) - getattr(a, name) <= math.ceil(step / 60):
             return False
     return True
 
@@ -433,6 +435,8 @@ class _Referee:
         self.partners: dict[str, Partner] = {p.id: p for p in day.partners}
         self.sites: dict[str, Site] = {s.id: s for s in day.sites}
         self.onboard_limit_s = float(plan.onboard_limit_min) * 60
+        self.handling_s = float(plan.handling_s)
+        self.per_item_s = float(plan.per_item_s)
         # Per route, filled by ``check_route``: travel and distance by the travel model.
         self.route_travel_s: dict[str, float] = {}
         self.route_distance_m: dict[str, float] = {}
@@ -645,10 +649,15 @@ class _Referee:
             and _same_place(previous.lon, previous.lat, stop.lon, stop.lat)
         )
 
-    def busy_s(self, stop: Stop, need: Need | None) -> float | None:
-        """Time on site at ``stop``, seconds; ``None`` when its need is unknown."""
+    def visit_s(self, items: int) -> float:
+        """Time at a site to collect ``items`` parcels on one visit, seconds."""
+        return self.handling_s + items * self.per_item_s
+
+    def busy_s(self, stop: Stop, need: Need | None, items: int = 1) -> float | None:
+        """Time on site at ``stop``, seconds (a collect: its whole visit of ``items``
+        parcels); ``None`` when its need is unknown."""
         if stop.kind == StopKind.collect:
-            return COLLECT_S
+            return self.visit_s(items)
         if stop.kind in _TASK_KINDS:
             return need.duration * 60.0 if need is not None else None
         return 0.0
@@ -676,16 +685,24 @@ class _Referee:
         for i, stop in enumerate(stops):
             tag, need = tags[i], needs[i]
             if i > 0 and self.joins_visit(stops[i - 1], stop, needs[i - 1], need):
-                if _shared(stops[i - 1], stop):
-                    starts.append(starts[-1])  # the same visit: no travel, no more handling
+                if _shared(stops[i - 1], stop, self.per_item_s):
+                    # The same visit: no travel, no more handling, the next parcel.
+                    lo, hi = starts[-1]
+                    starts.append((lo + self.per_item_s, hi + self.per_item_s))
                     continue
                 msg = (
                     f"{tag}: a collect at the same site as the stop before, yet not the same"
-                    " visit (consecutive collects at one site share their times)."
+                    " visit (consecutive collects at one site share their arrival and"
+                    " departure, and follow each other by the time per parcel)."
                 )
                 self.add(Code.collect_visit_split, msg, vid, stop.need)
             (a_lo, a_hi), (s_lo, s_hi), (d_lo, d_hi) = (_bounds(stop, n) for n in _TIMES)
-            known = self.busy_s(stop, need)
+            items = 1
+            while i + items < len(stops) and self.joins_visit(
+                stops[i + items - 1], stops[i + items], needs[i + items - 1], needs[i + items]
+            ):
+                items += 1
+            known = self.busy_s(stop, need, items)
             busy = known or 0.0
             arrive = a_lo if i == 0 else max(a_lo, leave + legs_s[i])
             if arrive > a_hi + TIME_TOLERANCE_S:
@@ -711,7 +728,13 @@ class _Referee:
                     f" {busy:.0f} s."
                 )
                 self.add(Code.departure_too_early, msg, vid, stop.need)
-            elif known is not None and d_lo - busy > s_hi + TIME_TOLERANCE_S:
+            elif (
+                known is not None
+                and d_lo - busy > s_hi + TIME_TOLERANCE_S
+                # A visit made before a re-plan may have collected goods that have gone back
+                # since (their collects left the route): its recorded departure stands.
+                and not (stop.kind == StopKind.collect and s_hi < self.now_s)
+            ):
                 msg = (
                     f"{tag}: leaves at {_recorded(stop, 'departure')}, but starting at"
                     f" {_recorded(stop, 'start')} it takes only"
@@ -726,7 +749,7 @@ class _Referee:
             back = arrive
             starts.append((begin, s_hi))
             if need is not None:
-                self.check_service_window(stop, need, begin, vid, tag)
+                self.check_service_window(stop, need, begin, vid, tag, busy)
 
         if first_leave < vol.shift_start * 60 - TIME_TOLERANCE_S:
             msg = (
@@ -743,19 +766,20 @@ class _Referee:
         return starts
 
     def check_service_window(
-        self, stop: Stop, need: Need, begin: float, vid: str, tag: str
+        self, stop: Stop, need: Need, begin: float, vid: str, tag: str, busy: float = 0.0
     ) -> None:
-        """Service starts and ends inside the resident's window, or the site's hours."""
+        """Service starts and ends inside the resident's window, or the site's hours (a
+        collect's whole visit, ``busy`` seconds from ``begin``)."""
         if stop.kind == StopKind.collect:
             site = self.sites.get(need.site) if need.site else None
             if site is None:
                 return  # reported as an unknown site or a kind mismatch
             if (
                 begin < site.opens * 60 - TIME_TOLERANCE_S
-                or begin + COLLECT_S > site.closes * 60 + TIME_TOLERANCE_S
+                or begin + busy > site.closes * 60 + TIME_TOLERANCE_S
             ):
                 msg = (
-                    f"{tag}: collects from {_hms(begin)} to {_hms(begin + COLLECT_S)}, but"
+                    f"{tag}: collects from {_hms(begin)} to {_hms(begin + busy)}, but"
                     f" {site.id} is open {_clock(site.opens)}-{_clock(site.closes)}."
                 )
                 self.add(Code.site_closed, msg, vid, need.id)
@@ -1245,9 +1269,10 @@ class _Referee:
         site = self.sites.get(need.site)
         if site is None:
             return ""  # reported as an unknown site where it is collected
-        c_lo, c_hi = site.opens * 60.0, site.closes * 60.0 - COLLECT_S
+        visit = self.visit_s(1)
+        c_lo, c_hi = site.opens * 60.0, site.closes * 60.0 - visit
         d_lo, d_hi = need.window_start * 60.0, (need.window_end - need.duration) * 60.0
-        fits = c_lo <= c_hi and d_lo <= d_hi and d_hi - c_lo >= COLLECT_S
+        fits = c_lo <= c_hi and d_lo <= d_hi and d_hi - c_lo >= visit
         if fits and d_lo - c_hi <= self.onboard_limit_s:
             return (
                 f"{site.id} is open {_clock(site.opens)}-{_clock(site.closes)}, in time"
@@ -1377,9 +1402,7 @@ class _Referee:
                     return None
                 last = nodes[-1]
                 if last.kind == StopKind.collect and last.site == site.id:
-                    nodes[-1] = replace(
-                        last, load=last.load + need.load, needs=(*last.needs, need.id)
-                    )
+                    nodes[-1] = self.joined(last, need)
                 else:
                     nodes.append(self.pinned(self.collect_node(need, site, i), stop))
                 collect_at[need.id] = len(nodes) - 1
@@ -1410,12 +1433,24 @@ class _Referee:
             StopKind.collect,
             self.place("site", site.id),
             site.opens * 60.0,
-            site.closes * 60.0 - COLLECT_S,
-            COLLECT_S,
+            site.closes * 60.0 - self.visit_s(1),
+            self.visit_s(1),
             need.load,
             site.id,
             (need.id,),
             stop,
+        )
+
+    def joined(self, visit: _Node, need: Need) -> _Node:
+        """A visit to a site that collects ``need``'s parcel too: one parcel's time longer,
+        and done by the site's closing. (Its goods are counted on board from the visit's start:
+        a little stricter than the stagger by parcel.)"""
+        return replace(
+            visit,
+            hi=visit.hi if visit.fixed else visit.hi - self.per_item_s,
+            busy=visit.busy + self.per_item_s,
+            load=visit.load + need.load,
+            needs=(*visit.needs, need.id),
         )
 
     def service_node(self, need: Need, stop: int) -> _Node:
@@ -1507,7 +1542,7 @@ class _Referee:
             if nodes[c].kind != StopKind.collect or nodes[c].site != site.id:
                 continue
             merged = [*nodes]
-            merged[c] = replace(nodes[c], load=nodes[c].load + need.load)
+            merged[c] = self.joined(nodes[c], need)
             for gap in range(c + 1, len(nodes)):
                 if not carries(c, gap - 1) or not may_go(gap, service):
                     continue

@@ -236,6 +236,14 @@ def plan_day(
     onboard_limit: Annotated[
         int, typer.Option(min=1, max=24 * 60, help="Goods' longest time on board, minutes.")
     ] = 120,
+    handling_s: Annotated[
+        float,
+        typer.Option(min=0, max=3600, help="Handling of one visit to a collection site, seconds."),
+    ] = 180,
+    per_item_s: Annotated[
+        float,
+        typer.Option(min=0, max=3600, help="Time per parcel collected on a visit, seconds."),
+    ] = 30,
     out: Annotated[Path, typer.Option(help="Folder for the plan and its outputs.")] = Path("out"),
     network: Annotated[
         Path | None, typer.Option(help="Street network (.osm, .osm.pbf or .graphml).")
@@ -273,6 +281,8 @@ def plan_day(
             progress=status.update,
             onboard_limit_min=onboard_limit,
             equity=equity,
+            handling_s=handling_s,
+            per_item_s=per_item_s,
         )
     plan = attach_rejected(plan, report)  # type: ignore[arg-type]
     stamp(plan, data or DEFAULT_DAY_DIR)  # bind the plan to its inputs (after the last change)

@@ -672,6 +672,13 @@ class Plan(BaseModel):
     onboard_limit_min: int = Field(
         default=120, ge=0, description="longest time goods may spend on board, minutes"
     )
+    # Plans that do not record them were made with 180 s per visit and nothing per parcel.
+    handling_s: float = Field(
+        default=180, ge=0, le=3600, description="handling of one visit to a site, seconds"
+    )
+    per_item_s: float = Field(
+        default=0, ge=0, le=3600, description="time per parcel collected on a visit, seconds"
+    )
     kpis: dict[str, object] = Field(default_factory=dict)
     # Wall-clock figures of the run that made the plan. Kept out of plan.json, so that the same
     # input and a deterministic stopping rule give the same file byte for byte; kpis.json and

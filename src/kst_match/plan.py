@@ -27,6 +27,7 @@ from kst_match.model import (
 )
 from kst_match.solve.day import DaySolution, Progress
 from kst_match.solve.decompose import solve
+from kst_match.solve.schedule import HANDLING_S, PER_ITEM_S, TimeRules
 from kst_match.solve.stop import MaxRuntime, StoppingCriterion
 from kst_match.solve.timed import Timed
 from kst_match.solve.vehicles import fresh_vehicles
@@ -49,12 +50,18 @@ def make_plan(
     onboard_limit_min: int = ONBOARD_LIMIT_MIN,
     workers: int | None = None,
     equity: bool = EQUITY,
+    handling_s: float = HANDLING_S,
+    per_item_s: float = PER_ITEM_S,
 ) -> Plan:
     """Plan a whole day: every need assigned (partner, volunteer, order, times) or unserved
     with its reason. A complete first solution is always built; ``stop`` says when the
     search stops improving it (``kst_match.solve.stop``); ``onboard_limit_min`` bounds goods'
     time on board; ``workers``: processes (default: the usable cores); ``equity``: a need in
-    a more deprived LSOA is worth more, within its priority (``kst_match.solve.weights``)."""
+    a more deprived LSOA is worth more, within its priority (``kst_match.solve.weights``);
+    ``handling_s`` and ``per_item_s``: a visit to a site takes ``handling_s`` plus
+    ``per_item_s`` per parcel collected, seconds."""
+    if not (0 <= handling_s <= 3600 and 0 <= per_item_s <= 3600):
+        raise ValueError("handling_s and per_item_s must be 0 to 3,600 seconds")
     began = time.perf_counter()
     travel = travel or default_travel()
     if day.equity != equity:
@@ -66,13 +73,19 @@ def make_plan(
         stop,
         progress=progress,
         workers=workers,
-        onboard_limit_s=onboard_limit_min * 60,
+        rules=TimeRules(onboard_limit_min * 60, handling_s, per_item_s),
     )
     solution.stats["stopping_rule"] = str(stop)
     solution.stats["equity"] = equity
     plan = build_plan(day, solution, travel, began=began)
     plan.onboard_limit_min = onboard_limit_min
+    plan.handling_s, plan.per_item_s = handling_s, per_item_s
     return plan
+
+
+def time_rules(plan: Plan) -> TimeRules:
+    """The time rules ``plan`` was made under."""
+    return TimeRules(plan.onboard_limit_min * 60, plan.handling_s, plan.per_item_s)
 
 
 def build_plan(

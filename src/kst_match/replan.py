@@ -44,7 +44,7 @@ from kst_match.model import (
     format_clock,
     parse_clock,
 )
-from kst_match.plan import DEFAULT_STOP, build_plan, default_travel
+from kst_match.plan import DEFAULT_STOP, build_plan, default_travel, time_rules
 from kst_match.solve.alone import alone
 from kst_match.solve.day import DaySolution, Progress, solve_day
 from kst_match.solve.finish import finish
@@ -346,6 +346,7 @@ def replan(
         version=plan.version + 1,
     )
     new.onboard_limit_min = plan.onboard_limit_min
+    new.handling_s, new.per_item_s = plan.handling_s, plan.per_item_s
     _record(new, full, plan, events, returned, holder)
     return new
 
@@ -385,7 +386,7 @@ def _solve(
         for r in plan.routes
         if r.volunteer not in events.dropped
     }
-    onboard_limit_s = plan.onboard_limit_min * 60
+    rules = time_rules(plan)
     solution = solve_day(
         remaining,
         start.vehicles,
@@ -395,7 +396,7 @@ def _solve(
         keep=keep,
         hint=hint,
         progress=progress,
-        onboard_limit_s=onboard_limit_s,
+        rules=rules,
     )
     starved = bool(solution.stats.get("starved"))
     return finish(
@@ -405,7 +406,7 @@ def _solve(
         solution,
         used=start.used,
         starved=starved,
-        onboard_limit_s=onboard_limit_s,
+        rules=rules,
     )
 
 

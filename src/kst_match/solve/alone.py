@@ -14,7 +14,7 @@ import numpy as np
 from kst_match.geo.travel import TravelModel
 from kst_match.model import Need, Reason, Site
 from kst_match.solve.places import Places
-from kst_match.solve.schedule import COLLECT_S, ONBOARD_LIMIT_S
+from kst_match.solve.schedule import DEFAULT_RULES, TimeRules
 from kst_match.solve.vehicles import Vehicle
 
 # How far a volunteer got, best last: the reason of the furthest one explains an impossible need.
@@ -26,13 +26,13 @@ def alone(
     vehicle: Vehicle,
     places: Places,
     site: Site | None,
-    onboard_limit_s: float = ONBOARD_LIMIT_S,
+    rules: TimeRules = DEFAULT_RULES,
 ) -> Reason | None:
     """``None`` if ``vehicle`` can serve ``need`` alone, else the first rule it breaks.
 
     Checks, in order: carrying capacity, the time window within the shift (travelling from the
     vehicle's start via the collection site, handled inside the site's hours, the service ending
-    inside the window, with the goods on board no longer than ``onboard_limit_s`` even when
+    inside the window, with the goods on board no longer than the on-board limit even when
     collected as late as the site allows, and back by the shift's end), then the travel
     limit.
     """
@@ -55,10 +55,11 @@ def alone(
         s = places[(site.lon, site.lat)]
         leg = places.seconds(mode, here, s)
         t = max(t + leg, site.opens * 60)
-        if t + COLLECT_S > site.closes * 60:
+        visit = rules.visit_s(1)
+        if t + visit > site.closes * 60:
             return Reason.no_time
-        latest_collect = site.closes * 60 - COLLECT_S
-        t += COLLECT_S
+        latest_collect = site.closes * 60 - visit
+        t += visit
         travelled += leg
         here = s
     leg = places.seconds(mode, here, to)
@@ -68,8 +69,8 @@ def alone(
         return Reason.no_time
     if latest_collect is not None:
         # Collected as late as possible: just in time for the delivery, or as the site closes.
-        collect = min(latest_collect, t - leg - COLLECT_S)
-        if t - collect > onboard_limit_s:
+        collect = min(latest_collect, t - leg - rules.visit_s(1))
+        if t - collect > rules.onboard_limit_s:
             return Reason.no_time
     back = places.seconds(mode, to, home)
     if t + need.duration * 60 + back > vehicle.end_s:
@@ -79,16 +80,16 @@ def alone(
     return None
 
 
-def site_shut(need: Need, site: Site, onboard_limit_s: float = ONBOARD_LIMIT_S) -> bool:
+def site_shut(need: Need, site: Site, rules: TimeRules = DEFAULT_RULES) -> bool:
     """True if no collection in the site's hours can be delivered in the resident's window,
     even with no travel at all: the site opens too late, or closes so early that the goods
-    would be on board longer than ``onboard_limit_s``."""
+    would be on board longer than the on-board limit."""
     first_collect = site.opens * 60
-    last_collect = site.closes * 60 - COLLECT_S
+    last_collect = rules.latest_collect_s(site.closes * 60)
     last_delivery = (need.window_end - need.duration) * 60
-    if first_collect + COLLECT_S > last_delivery or last_collect < first_collect:
+    if first_collect + rules.visit_s(1) > last_delivery or last_collect < first_collect:
         return True
-    return need.window_start * 60 - last_collect > onboard_limit_s
+    return need.window_start * 60 - last_collect > rules.onboard_limit_s
 
 
 def closest_reason(reasons: list[Reason]) -> Reason:
@@ -106,7 +107,7 @@ def alone_verdicts(
     vehicles: Sequence[Vehicle],
     travel: TravelModel,
     site: Site | None,
-    onboard_limit_s: float = ONBOARD_LIMIT_S,
+    rules: TimeRules = DEFAULT_RULES,
     first_able: bool = False,
 ) -> dict[str, Reason | None]:
     """``alone`` for each of ``vehicles`` (by id), tried in chunks of ``ALONE_CHUNK`` nearest
@@ -125,7 +126,7 @@ def alone_verdicts(
         points = [(need.lon, need.lat)] + ([(site.lon, site.lat)] if site else [])
         places = Places(travel, points + [p for v in chunk for p in (v.start, v.end)])
         for v in chunk:
-            verdicts[v.id] = alone(need, v, places, site, onboard_limit_s)
+            verdicts[v.id] = alone(need, v, places, site, rules)
         if first_able and any(verdicts[v.id] is None for v in chunk):
             break
     return verdicts

@@ -22,7 +22,7 @@ from kst_match.model import Day, StopKind
 from kst_match.solve import weights
 from kst_match.solve.places import Places
 from kst_match.solve.routing import Job
-from kst_match.solve.schedule import ONBOARD_LIMIT_S, timetable
+from kst_match.solve.schedule import DEFAULT_RULES, TimeRules, timetable
 from kst_match.solve.stop import StoppingCriterion
 from kst_match.solve.timed import Timed
 from kst_match.solve.vehicles import Vehicle
@@ -137,7 +137,7 @@ def insert_calls(
     routes: dict[str, list[Timed]],
     placed: dict[str, tuple[int, float]],
     places: Places,
-    onboard_limit_s: float = ONBOARD_LIMIT_S,
+    rules: TimeRules = DEFAULT_RULES,
 ) -> dict[str, list[Timed]]:
     """Routes with the placed calls as stops, each made from where the volunteer is, in the
     gap CP-SAT chose, and the whole route timed again (a call that no longer fits is left
@@ -160,6 +160,6 @@ def insert_calls(
             out.append(stop.copy())
             for need_id in after.get(k, []):
                 out.append(Timed(StopKind.call, stop.place, stop.lon, stop.lat, need=need_id))
-        if timetable(out, v, day, places, onboard_limit_s):
+        if timetable(out, v, day, places, rules):
             result[v.id] = out
     return result

@@ -13,7 +13,7 @@ from kst_match.solve.alone import alone, closest_reason, site_shut
 from kst_match.solve.calls import assign_calls, insert_calls
 from kst_match.solve.places import Places
 from kst_match.solve.routing import Job, solve_routes_best
-from kst_match.solve.schedule import ONBOARD_LIMIT_S
+from kst_match.solve.schedule import DEFAULT_RULES, TimeRules
 from kst_match.solve.stop import StoppingCriterion
 from kst_match.solve.timed import Timed
 from kst_match.solve.vehicles import Vehicle
@@ -50,7 +50,7 @@ def solve_day(
     progress: Progress | None = None,
     tri: Triage | None = None,
     workers: int = 1,
-    onboard_limit_s: float = ONBOARD_LIMIT_S,
+    rules: TimeRules = DEFAULT_RULES,
 ) -> DaySolution:
     """Plan ``day.needs`` over ``vehicles``: routes first, then calls in the gaps.
 
@@ -81,14 +81,14 @@ def solve_day(
             unserved[need.id] = tri.rejected[need.id]
             continue
         site = day.site(need.site) if need.site else None
-        if site is not None and site_shut(need, site, onboard_limit_s):
+        if site is not None and site_shut(need, site, rules):
             unserved[need.id] = Reason.site_closed
             continue
         candidates = [index[v] for v in tri.volunteers[need.id] if v in index]
         if not candidates:
             unserved[need.id] = Reason.volunteer_unavailable
             continue
-        verdicts = {i: alone(need, vehicles[i], places, site, onboard_limit_s) for i in candidates}
+        verdicts = {i: alone(need, vehicles[i], places, site, rules) for i in candidates}
         able = [i for i, r in verdicts.items() if r is None]
         if not able:
             unserved[need.id] = closest_reason(list(verdicts.values()))
@@ -128,7 +128,7 @@ def solve_day(
         hint,
         workers=workers,
         clock=clock,
-        onboard_limit_s=onboard_limit_s,
+        rules=rules,
     )
     routes = routing.routes
     served_by = {
@@ -159,7 +159,7 @@ def solve_day(
                 serving[job.need.resident][index[served_by[job.need.id]]] = weights.TOGETHER
         bonus = {job.need.id: serving.get(job.need.resident, {}) for job in calls}
         result = assign_calls(day, calls, vehicles, routes, stop, clock, bonus)
-        routes = insert_calls(day, vehicles, routes, result.placed, places, onboard_limit_s)
+        routes = insert_calls(day, vehicles, routes, result.placed, places, rules)
         served_by = {
             s.need: vid
             for vid, stops in routes.items()

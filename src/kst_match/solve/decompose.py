@@ -23,7 +23,7 @@ from kst_match.solve.alone import alone_verdicts, closest_reason
 from kst_match.solve.day import DaySolution, Progress, solve_day
 from kst_match.solve.finish import RULE_REASONS, finish
 from kst_match.solve.places import Places
-from kst_match.solve.schedule import ONBOARD_LIMIT_S
+from kst_match.solve.schedule import DEFAULT_RULES, TimeRules
 from kst_match.solve.stop import StoppingCriterion
 from kst_match.solve.vehicles import Vehicle
 from kst_match.solve.weights import need_value
@@ -53,7 +53,7 @@ def solve(
     progress: Progress | None = None,
     workers: int | None = None,
     clock: float | None = None,
-    onboard_limit_s: float = ONBOARD_LIMIT_S,
+    rules: TimeRules = DEFAULT_RULES,
 ) -> DaySolution:
     """The day's solution: one problem when small, by area when large; then the needs left
     crowded out (or left by the areas) are offered again, with room made for them; then
@@ -78,7 +78,7 @@ def solve(
             progress=progress,
             tri=tri,
             workers=workers,
-            onboard_limit_s=onboard_limit_s,
+            rules=rules,
         )
     else:
         total = sum(len(needs) for needs, _ in groups.values())
@@ -91,7 +91,7 @@ def solve(
             # Each area's share of the wall time, by its size, with the workers side by side.
             share = stop.share(min(1.0, workers * len(needs) / total))
             part_tri = tri.restricted((n.id for n in needs), (v.id for v in area_vehicles))
-            tasks.append((area, area_vehicles, places, share, part_tri, onboard_limit_s))
+            tasks.append((area, area_vehicles, places, share, part_tri, rules))
         say(f"solving {len(tasks)} neighbourhoods side by side")
         if workers > 1:
             with ProcessPoolExecutor(max_workers=workers) as pool:
@@ -104,14 +104,12 @@ def solve(
             solution.routes.setdefault(v.id, [])
     if any(r is Reason.crowded_out for r in solution.unserved.values()):
         say("making room for the needs crowded out")
-        solution = _repair(
-            day, vehicles, travel, solution, tri, stop, clock, progress, onboard_limit_s
-        )
+        solution = _repair(day, vehicles, travel, solution, tri, stop, clock, progress, rules)
     # Needs that fit nowhere are ``not_planned_in_time`` rather than crowded out when a search
     # (the day's, an area's or a repair's) was stopped by the clock before any improvement.
     starved = bool(solution.stats.get("starved"))
     say("partner capacity and a last insertion pass")
-    return finish(day, vehicles, travel, solution, starved=starved, onboard_limit_s=onboard_limit_s)
+    return finish(day, vehicles, travel, solution, starved=starved, rules=rules)
 
 
 def _modes(vehicles: Sequence[Vehicle]) -> set[Transport]:
@@ -184,8 +182,8 @@ def _solve_area(
     task: tuple[Day, list[Vehicle], Places, StoppingCriterion, Triage, float],
 ) -> DaySolution:
     """One area on its own clock (in a worker process: one worker, no threads inside)."""
-    day, vehicles, places, stop, tri, onboard_limit_s = task
-    part = solve_day(day, vehicles, places, stop, tri=tri, onboard_limit_s=onboard_limit_s)
+    day, vehicles, places, stop, tri, rules = task
+    part = solve_day(day, vehicles, places, stop, tri=tri, rules=rules)
     # No able volunteer in this area is not none anywhere: the repair looks across borders.
     for need_id, reason in part.unserved.items():
         if reason is Reason.volunteer_unavailable:
@@ -216,7 +214,7 @@ def _repair(
     stop: StoppingCriterion,
     clock: float,
     progress: Progress | None,
-    onboard_limit_s: float,
+    rules: TimeRules,
 ) -> DaySolution:
     """Offer the needs left crowded out to the nearest able volunteers anywhere, a batch of
     at most ``REPAIR_NEEDS`` at a time, nearby needs together. Each batch builds a complete
@@ -229,9 +227,7 @@ def _repair(
     batches = [open_needs[i : i + REPAIR_NEEDS] for i in range(0, len(open_needs), REPAIR_NEEDS)]
     by_id = {v.id: v for v in vehicles}
     for batch in batches:
-        _repair_batch(
-            day, by_id, travel, merged, tri, batch, stop, clock, progress, onboard_limit_s
-        )
+        _repair_batch(day, by_id, travel, merged, tri, batch, stop, clock, progress, rules)
     merged.stats["repair_needs"] = len(open_needs)
     # Empty days of vehicles that never got work are not routes.
     for vid, stops in list(merged.routes.items()):
@@ -265,7 +261,7 @@ def _repair_batch(
     stop: StoppingCriterion,
     clock: float,
     progress: Progress | None,
-    onboard_limit_s: float,
+    rules: TimeRules,
 ) -> None:
     chosen: set[str] = set()
     scarce: set[str] = set()
@@ -311,7 +307,7 @@ def _repair_batch(
         keep=keep,
         progress=progress,
         tri=tri,
-        onboard_limit_s=onboard_limit_s,
+        rules=rules,
     )
     if fixed.stats.get("starved"):
         merged.stats["starved"] = 1

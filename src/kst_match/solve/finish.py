@@ -28,7 +28,7 @@ from kst_match.solve.insertion import (
 )
 from kst_match.solve.partners import Key, assign_partners, capacity_left, has_room
 from kst_match.solve.places import Places
-from kst_match.solve.schedule import ONBOARD_LIMIT_S, timetable
+from kst_match.solve.schedule import DEFAULT_RULES, TimeRules, timetable
 from kst_match.solve.timed import Timed
 from kst_match.solve.vehicles import Vehicle
 from kst_match.solve.weights import need_value
@@ -45,7 +45,7 @@ def finish(
     solution: DaySolution,
     used: Counter[Key] | None = None,
     starved: bool = False,
-    onboard_limit_s: float = ONBOARD_LIMIT_S,
+    rules: TimeRules = DEFAULT_RULES,
 ) -> DaySolution:
     """Partners, the final insertion pass and true reasons for ``solution`` (changed in place
     and returned). ``used``: partner places spent earlier today (re-planning); ``starved``: the
@@ -54,7 +54,7 @@ def finish(
     by_id = {v.id: v for v in vehicles}
     partner_of, homeless = assign_partners(day, tri, solution.served_by, used)
     if homeless:
-        _remove(day, by_id, travel, solution, set(homeless), onboard_limit_s)
+        _remove(day, by_id, travel, solution, set(homeless), rules)
         # A call taken out with them no longer holds its partner's place.
         partner_of = {n: p for n, p in partner_of.items() if n in solution.served_by}
     solution.partner_of = partner_of
@@ -70,26 +70,24 @@ def finish(
     unserved.sort(key=lambda n: (-need_value(n, day.equity), n.id))
     inserted = 0
     for need in unserved:
-        if _rule_reason(day, need, solution, onboard_limit_s) is not None:
+        if _rule_reason(day, need, solution, rules) is not None:
             continue
-        if _insert(day, need, by_id, travel, solution, left, onboard_limit_s):
+        if _insert(day, need, by_id, travel, solution, left, rules):
             inserted += 1
     solution.stats["inserted_after_search"] = inserted
     solution.stats["left_without_partner"] = len(homeless)
 
-    reasons = _reasons(day, vehicles, travel, solution, left, starved, onboard_limit_s)
+    reasons = _reasons(day, vehicles, travel, solution, left, starved, rules)
     solution.unserved = reasons
     return solution
 
 
-def _rule_reason(
-    day: Day, need: Need, solution: DaySolution, onboard_limit_s: float
-) -> Reason | None:
+def _rule_reason(day: Day, need: Need, solution: DaySolution, rules: TimeRules) -> Reason | None:
     """A reason found by the rules alone, whatever the plan."""
     rejected = solution.triage.rejected.get(need.id)
     if rejected is not None:
         return rejected
-    if need.site and site_shut(need, day.site(need.site), onboard_limit_s):
+    if need.site and site_shut(need, day.site(need.site), rules):
         return Reason.site_closed
     return None
 
@@ -100,7 +98,7 @@ def _remove(
     travel: TravelModel,
     solution: DaySolution,
     needs: set[str],
-    onboard_limit_s: float,
+    rules: TimeRules,
 ) -> None:
     """Take ``needs`` out of their volunteers' days. Travel only shrinks, but a call is made
     from wherever the volunteer then is: with a stop gone, a later call may be made further
@@ -110,7 +108,7 @@ def _remove(
         kept = [s for s in solution.routes[vid] if s.need not in needs]
         places = Places(travel, [(s.lon, s.lat) for s in kept])
         kept = localised(kept, places)
-        while not timetable(kept, by_id[vid], day, places, onboard_limit_s):
+        while not timetable(kept, by_id[vid], day, places, rules):
             calls = [i for i, s in enumerate(kept) if s.kind is StopKind.call]
             if not calls:
                 raise RuntimeError(f"route of {vid} does not hold once needs are taken out")
@@ -130,7 +128,7 @@ def _insert(
     travel: TravelModel,
     solution: DaySolution,
     left: dict[Key, int | None],
-    onboard_limit_s: float,
+    rules: TimeRules,
 ) -> bool:
     """Put ``need`` where it adds least to the final plan, if it fits anywhere."""
     tri = solution.triage
@@ -151,7 +149,7 @@ def _insert(
     site = day.site(need.site) if need.site else None
     points = [(need.lon, need.lat)] + ([(site.lon, site.lat)] if site else [])
     # First who could serve it alone (small matrices, nearest first), then their days.
-    verdicts = alone_verdicts(need, [v for v, _ in eligible], travel, site, onboard_limit_s)
+    verdicts = alone_verdicts(need, [v for v, _ in eligible], travel, site, rules)
     eligible = [(v, p) for v, p in eligible if verdicts[v.id] is None]
     if not eligible:
         return False
@@ -173,7 +171,7 @@ def _insert(
     for bound, _, v, partner, stops, options in candidates:
         if best is not None and (bound, v.id) >= (best[0], best[1]):
             break
-        found = best_insertion(need, v, stops, day, places, onboard_limit_s, options)
+        found = best_insertion(need, v, stops, day, places, rules, options)
         if found is None:
             continue
         cost = insertion_cost(need, v, found[0])
@@ -208,7 +206,7 @@ def _reasons(
     solution: DaySolution,
     left: dict[Key, int | None],
     starved: bool,
-    onboard_limit_s: float,
+    rules: TimeRules,
 ) -> dict[str, Reason]:
     """Why each need the final plan does not serve is unserved."""
     tri = solution.triage
@@ -220,7 +218,7 @@ def _reasons(
         if earlier in RULE_REASONS:
             reasons[need.id] = earlier
             continue
-        rule = _rule_reason(day, need, solution, onboard_limit_s)
+        rule = _rule_reason(day, need, solution, rules)
         if rule is not None:
             reasons[need.id] = rule
             continue
@@ -229,7 +227,7 @@ def _reasons(
             reasons[need.id] = Reason.volunteer_unavailable
             continue
         site = day.site(need.site) if need.site else None
-        found = alone_verdicts(need, candidates, travel, site, onboard_limit_s, first_able=True)
+        found = alone_verdicts(need, candidates, travel, site, rules, first_able=True)
         if all(r is not None for r in found.values()):
             reasons[need.id] = closest_reason(list(found.values()))  # type: ignore[arg-type]
             continue

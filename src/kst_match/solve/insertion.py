@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from kst_match.model import Day, Need, StopKind
 from kst_match.solve import weights
 from kst_match.solve.places import Places
-from kst_match.solve.schedule import TASKS, timetable
+from kst_match.solve.schedule import TASKS, TimeRules, timetable
 from kst_match.solve.timed import Timed
 from kst_match.solve.vehicles import Vehicle
 
@@ -93,7 +93,7 @@ def best_insertion(
     stops: Sequence[Timed],
     day: Day,
     places: Places,
-    onboard_limit_s: float,
+    rules: TimeRules,
     options: Sequence[Option] | None = None,
 ) -> tuple[float, list[Timed]] | None:
     """The cheapest feasible way to add ``need`` to ``stops``: (added travel in seconds, the
@@ -131,9 +131,9 @@ def best_insertion(
                     )
                 )
             trial.append(stop)
-        if timetable(trial, vehicle, day, places, onboard_limit_s, write=False):
+        if timetable(trial, vehicle, day, places, rules, write=False):
             kept = [s if s.need == need.id else s.copy() for s in trial]
-            timetable(kept, vehicle, day, places, onboard_limit_s)
+            timetable(kept, vehicle, day, places, rules)
             return added, kept
     return None
 

@@ -11,6 +11,7 @@ drop penalty by priority, so an impossible day still yields the best partial pla
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -22,10 +23,11 @@ from ortools.constraint_solver import pywrapcp, routing_enums_pb2
 from kst_match.model import Day, Need, StopKind, Transport
 from kst_match.solve import weights
 from kst_match.solve.places import Places
-from kst_match.solve.schedule import COLLECT_S, ONBOARD_LIMIT_S, timetable
+from kst_match.solve.schedule import DEFAULT_RULES, TimeRules, timetable
 from kst_match.solve.stop import Progress, StoppingCriterion, fired_rule
 from kst_match.solve.timed import Timed
 from kst_match.solve.vehicles import Vehicle
+from kst_match.solve.warm import vroom_routes, warm_routes
 
 HORIZON_S = 24 * 3600
 NO_SOLUTION = 2**62  # the objective reported when the search found nothing
@@ -74,7 +76,7 @@ def solve_routes(
     hint: dict[str, list[tuple[StopKind, str]]] | None = None,
     first: str = "PARALLEL_CHEAPEST_INSERTION",
     clock: float | None = None,
-    onboard_limit_s: float = ONBOARD_LIMIT_S,
+    rules: TimeRules = DEFAULT_RULES,
 ) -> RoutingResult:
     """Route ``jobs`` over ``vehicles``: a complete first solution by OR-Tools' ``first``
     strategy (or from ``hint``: vehicle id -> (stop kind, need id) in order, e.g. this
@@ -83,7 +85,7 @@ def solve_routes(
     is when the plan started (``time.monotonic()``), for time limits."""
     began = time.monotonic()
     clock = began if clock is None else clock
-    model = _Model(day, jobs, vehicles, places, together, onboard_limit_s)
+    model = _Model(day, jobs, vehicles, places, together, rules)
     routing, manager = model.routing, model.manager
 
     # 1. A complete first solution, never cut short by the clock.
@@ -96,6 +98,14 @@ def solve_routes(
         initial = routing.ReadAssignmentFromRoutes(model.hint_routes(hint), True)
         if initial is not None:
             solution, source = initial, "the given routes"
+    if solution is None and not hint:
+        for name, start in (("PyVRP", warm_routes), ("VROOM", vroom_routes)):
+            warm = start(model, stop, clock)
+            if warm is not None:
+                initial = routing.ReadAssignmentFromRoutes(warm, True)
+                if initial is not None:
+                    solution, source = initial, name
+                break
     if solution is None:
         solution = routing.SolveWithParameters(first_params)
     first_s = time.monotonic() - began
@@ -120,6 +130,7 @@ def solve_routes(
 
     routes: dict[str, list[Timed]] = {}
     served: set[str] = set()
+    dropped = 0
     for i, v in enumerate(vehicles):
         nodes = [model.starts[i], model.ends[i]]
         if solution is not None:
@@ -130,13 +141,24 @@ def solve_routes(
                 if routing.IsEnd(index):
                     break
                 index = solution.Value(routing.NextVar(index))
-        stops = [model.timed(node) for node in nodes]
-        if not timetable(stops, v, day, places, onboard_limit_s):
+        kept = model.keep_timed(i, nodes[1:-1])
+        if len(kept) < len(nodes) - 2:
+            # OR-Tools' first-solution heuristics do not always keep the goods' time on board
+            # when a search stopped before its first improvement returns their solution: the
+            # needs that break it leave the route (the final insertion pass tries them again).
+            dropped += len(
+                {model.node_need[n].id for n in nodes[1:-1]} - {model.node_need[n].id for n in kept}
+            )  # type: ignore[union-attr]
+            nodes = [nodes[0], *kept, nodes[-1]]
+        stops = model.with_collections([model.timed(node) for node in nodes])
+        if not timetable(stops, v, day, places, rules):
             # The solver's travel is rounded up, so its routes always hold on the real times;
             # one that does not is a fault in the model, never to be planned or hidden.
             raise RuntimeError(f"the solver's route for {v.id} breaks the rules it was given")
         routes[v.id] = stops
         served.update(s.need for s in stops if s.kind in (StopKind.deliver, StopKind.visit))
+    if dropped:
+        stats["dropped_off_time_rules"] = dropped
     return RoutingResult(
         routes=routes,
         served=frozenset(served),
@@ -157,9 +179,11 @@ class _Model:
         vehicles: Sequence[Vehicle],
         places: Places,
         together: Sequence[Sequence[str]],
-        onboard_limit_s: float,
+        rules: TimeRules,
     ) -> None:
         self.day, self.jobs, self.vehicles, self.places = day, jobs, vehicles, places
+        self.rules = rules
+        self.together = together
         # Node layout: for each vehicle a start and an end node, then the jobs' nodes.
         node_place: list[int] = []
         node_kind: list[StopKind] = []
@@ -175,11 +199,15 @@ class _Model:
                 node_kind.append(kind)
                 node_need.append(None)
         self.job_nodes: list[tuple[int | None, int]] = []  # (pickup or None, deliver/visit)
+        # Deliveries whose goods are collected where the route starts: one node each.
+        self.at_start: set[str] = set()
         for job in jobs:
             need = job.need
             pickup = None
             onboard = any(need.id in vehicles[i].onboard for i in job.vehicles)
-            if need.kind.is_delivery and not onboard:
+            if need.kind.is_delivery and not onboard and self._collected_at_start(job):
+                self.at_start.add(need.id)
+            elif need.kind.is_delivery and not onboard:
                 site = day.site(need.site)  # type: ignore[arg-type]
                 pickup = len(node_place)
                 node_place.append(places[(site.lon, site.lat)])
@@ -191,13 +219,78 @@ class _Model:
             node_need.append(need)
             self.job_nodes.append((pickup, drop))
         self.node_place, self.node_kind, self.node_need = node_place, node_kind, node_need
+        # Vehicles that may collect goods where they start.
+        self.loading = sorted(
+            {i for job in jobs if job.need.id in self.at_start for i in job.vehicles}
+        )
         self.manager = pywrapcp.RoutingIndexManager(
             len(node_place), len(vehicles), self.starts, self.ends
         )
         self.routing = pywrapcp.RoutingModel(self.manager)
         self._dimensions()
-        self._jobs(onboard_limit_s)
+        self._jobs(rules)
         _add_preferences(self.routing, jobs, self.job_nodes, vehicles, len(node_place), together)
+
+    def _collected_at_start(self, job: Job) -> bool:
+        """Can ``job``'s goods be taken as collected when its route starts, with no node of
+        their own? So when every volunteer allowed starts at the site, the site is open all
+        their day, collecting takes no time per parcel (the visit then takes the handling
+        alone, whatever the route carries) and the goods' time on board cannot bind. Then the
+        collection is the first thing a route does, and one node per delivery gives the search
+        the moves of a plain routing problem instead of moves of pairs."""
+        if self.rules.per_item_s > 0:
+            return False
+        site = self.day.site(job.need.site)  # type: ignore[arg-type]
+        here = self.places[(site.lon, site.lat)]
+        for i in job.vehicles:
+            v = self.vehicles[i]
+            if (
+                self.places[v.start] != here
+                or site.opens * 60 > v.start_s
+                or site.closes * 60 - self.rules.handling_s < v.end_s
+                or self.rules.onboard_limit_s < v.end_s - v.start_s
+            ):
+                return False
+        return True
+
+    def holds(self, i: int, nodes: Sequence[int]) -> bool:
+        """Do ``nodes`` (between vehicle ``i``'s start and end) keep every time rule?"""
+        stops = [self.timed(n) for n in (self.starts[i], *nodes, self.ends[i])]
+        return timetable(
+            self.with_collections(stops), self.vehicles[i], self.day, self.places, self.rules, False
+        )
+
+    def keep_timed(self, i: int, nodes: Sequence[int]) -> list[int]:
+        """``nodes`` of vehicle ``i`` less the needs whose stops break the time rules: each
+        time the latest need whose leaving lets the rest hold (else the latest)."""
+        need_of = {n: self.node_need[n].id for n in nodes}  # type: ignore[union-attr]
+        route = list(nodes)
+        while route and not self.holds(i, route):
+            for need in reversed(list(dict.fromkeys(need_of[n] for n in route))):
+                trial = [n for n in route if need_of[n] != need]
+                if self.holds(i, trial):
+                    route = trial
+                    break
+            else:
+                route = [n for n in route if need_of[n] != need_of[route[-1]]]
+        return route
+
+    def with_collections(self, stops: list[Timed]) -> list[Timed]:
+        """A route's stops with the collections made where it starts put in, after the start,
+        in the order of their deliveries."""
+        first = [
+            Timed(
+                kind=StopKind.collect,
+                place=stops[0].place,
+                lon=stops[0].lon,
+                lat=stops[0].lat,
+                need=s.need,
+                site=self.day.need(s.need).site,  # type: ignore[arg-type]
+            )
+            for s in stops
+            if s.kind is StopKind.deliver and s.need in self.at_start
+        ]
+        return [stops[0], *first, *stops[1:]]
 
     def _dimensions(self) -> None:
         routing, vehicles = self.routing, self.vehicles
@@ -206,13 +299,15 @@ class _Model:
         collect = np.array([k is StopKind.collect for k in self.node_kind], dtype=bool)
         for node, (kind, need) in enumerate(zip(self.node_kind, self.node_need, strict=True)):
             if kind is StopKind.collect:
-                service[node] = COLLECT_S
+                service[node] = _whole(self.rules.per_item_s)
             elif need is not None:
                 service[node] = need.duration * 60
         place = np.array(self.node_place, dtype=np.int64)
         # One visit to a site, one handling: from a collection to another at the same site
-        # there is neither travel nor handling (the last collection of the visit carries it).
+        # there is no travel and no handling, only the parcel's time; leaving the site (from the
+        # visit's last collection) takes the handling.
         same_visit = collect[:, None] & collect[None, :] & (place[:, None] == place[None, :])
+        handling = np.where(collect, _whole(self.rules.handling_s), 0)
         travel_cb: dict[Transport, int] = {}
         time_cb: dict[Transport, int] = {}
         for mode in sorted({v.transport for v in vehicles}):
@@ -220,8 +315,14 @@ class _Model:
             # Rounded up: whole seconds for the solver that never undercount the real travel.
             travel = np.ceil(secs).astype(np.int64)
             travel_cb[mode] = routing.RegisterTransitMatrix(travel.tolist())
-            timed = travel + service[:, None]
-            timed[same_visit] = 0
+            timed = travel + service[:, None] + handling[:, None]
+            timed[same_visit] = service[:, None].repeat(n, axis=1)[same_visit]
+            # A route that starts with a visit to its site leaves after the handling.
+            if self.loading and self.rules.handling_s > 0:
+                starts = [self.starts[i] for i in self.loading]
+                ends = [self.ends[i] for i in self.loading]
+                timed[starts] += _whole(self.rules.handling_s)
+                timed[starts, ends] = 0  # an empty route visits nothing
             time_cb[mode] = routing.RegisterTransitMatrix(timed.tolist())
         for i, v in enumerate(vehicles):
             routing.SetArcCostEvaluatorOfVehicle(travel_cb[v.transport], i)
@@ -261,20 +362,27 @@ class _Model:
         routing.GetDimensionOrDie("tasks").SetGlobalSpanCostCoefficient(weights.BALANCE_PER_TASK)
         time_dim = routing.GetDimensionOrDie("time")
         load_dim = routing.GetDimensionOrDie("load")
+        # Vehicles that may collect goods where they start carry them from the start: their
+        # load on leaving is what their route delivers of them, left to the solver (never less
+        # than it, since no load goes below zero).
         for i, v in enumerate(vehicles):
             start, end = routing.Start(i), routing.End(i)
             time_dim.CumulVar(start).SetRange(v.start_s, v.end_s)
             time_dim.CumulVar(end).SetRange(v.start_s, v.end_s)
-            load_dim.CumulVar(start).SetValue(sum(self.day.need(x).load for x in v.onboard))
+            onboard = sum(self.day.need(x).load for x in v.onboard)
+            if i in self.loading:
+                load_dim.CumulVar(start).SetRange(onboard, v.volunteer.capacity)
+            else:
+                load_dim.CumulVar(start).SetValue(onboard)
             routing.AddVariableMinimizedByFinalizer(time_dim.CumulVar(end))
             routing.AddVariableMaximizedByFinalizer(time_dim.CumulVar(start))
 
-    def _jobs(self, onboard_limit_s: float) -> None:
+    def _jobs(self, rules: TimeRules) -> None:
         """Windows (the service ends inside them), site hours, pairs, allowed volunteers, and
         the penalty for leaving each need out."""
         routing, manager, day = self.routing, self.manager, self.day
         time_dim = routing.GetDimensionOrDie("time")
-        limit = int(onboard_limit_s)
+        limit = int(rules.onboard_limit_s)
         # Kept on the model: the solver calls it for as long as the model lives.
         self._onboard_limit = lambda _pickup, _delivery: limit
         pairs = 0
@@ -288,13 +396,14 @@ class _Model:
             )
             routing.VehicleVar(d).SetValues([-1, *allowed])
             if pickup is None:
-                if need.kind.is_delivery:  # already on board: deliver it, whatever it costs
-                    penalty *= 100
+                if need.kind.is_delivery and need.id not in self.at_start:
+                    penalty *= 100  # already on board: deliver it, whatever it costs
                 routing.AddDisjunction([d], 2 * penalty)
                 continue
             p = manager.NodeToIndex(pickup)
             site = day.site(need.site)  # type: ignore[arg-type]
-            time_dim.CumulVar(p).SetRange(site.opens * 60, site.closes * 60 - COLLECT_S)
+            last = site.closes * 60 - _whole(rules.handling_s) - _whole(rules.per_item_s)
+            time_dim.CumulVar(p).SetRange(site.opens * 60, last)
             routing.VehicleVar(p).SetValues([-1, *allowed])
             # Same volunteer, collect first: the pair constraint enforces both, and time order
             # follows along the route. (Extra solver constraints would only slow the search.)
@@ -397,7 +506,7 @@ def solve_routes_best(
     hint: dict[str, list[tuple[StopKind, str]]] | None = None,
     workers: int = 1,
     clock: float | None = None,
-    onboard_limit_s: float = ONBOARD_LIMIT_S,
+    rules: TimeRules = DEFAULT_RULES,
 ) -> RoutingResult:
     """``solve_routes`` with each of ``FIRST_SOLUTIONS`` side by side in worker processes (as
     many as ``workers`` allows), keeping the result of least cost (the first on a tie, so the
@@ -406,17 +515,20 @@ def solve_routes_best(
     strategies = FIRST_SOLUTIONS[: max(1, workers)]
     args = (day, jobs, vehicles, places, stop, together, hint)
     if len(strategies) == 1 or hint:
-        return solve_routes(*args, clock=clock, onboard_limit_s=onboard_limit_s)
+        return solve_routes(*args, clock=clock, rules=rules)
     with ProcessPoolExecutor(max_workers=len(strategies)) as pool:
-        results = list(
-            pool.map(_solve_with, [(*args, s, clock, onboard_limit_s) for s in strategies])
-        )
+        results = list(pool.map(_solve_with, [(*args, s, clock, rules) for s in strategies]))
     best = min(range(len(results)), key=lambda k: (results[k].objective, k))
     return results[best]
 
 
 def _solve_with(args: tuple) -> RoutingResult:  # type: ignore[type-arg]
     return solve_routes(*args)
+
+
+def _whole(seconds: float) -> int:
+    """Seconds as the solver's whole seconds, rounded up so that its routes hold."""
+    return math.ceil(seconds - 1e-9)
 
 
 def _search_parameters(

@@ -2,8 +2,10 @@
 
 - A visit, delivery or call starts at or after the start of the resident's window and ends by
   its end; a collection starts when the site is open and its handling ends before it closes.
-- One visit to a site takes one handling time (``COLLECT_S``), however many parcels: collections
-  in a row at one site share their start and their end.
+- One visit to a site (collections in a row at one site) takes the parcels one after another,
+  ``per_item_s`` each, then one handling time (``handling_s``: parking, signing, loading) however
+  many there are: the visit's collections share their arrival and their departure, and each
+  starts ``per_item_s`` after the one before.
 - Goods spend at most the on-board limit between the start of their collection and the start of
   their delivery (goods already on board when a re-plan starts are exempt).
 - A stop starts no earlier than the previous one ends plus the travel between them; a call
@@ -20,14 +22,37 @@ seconds after midnight, exact (floats); travel is the travel model's, not rounde
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from kst_match.model import Day, StopKind
 from kst_match.solve.places import Places
 from kst_match.solve.timed import Timed
 from kst_match.solve.vehicles import Vehicle
 
-COLLECT_S = 180  # seconds of handling per visit to a site, however many parcels
+HANDLING_S = 180  # seconds of handling per visit to a site, however many parcels
+PER_ITEM_S = 30  # seconds per parcel collected on a visit
 ONBOARD_LIMIT_S = 2 * 3600  # default bound on goods' time on board, seconds
+
+
+@dataclass(frozen=True)
+class TimeRules:
+    """The figures of the time rules a plan is made under, seconds: goods' longest time on
+    board, the handling of one visit to a site, and the time per parcel collected."""
+
+    onboard_limit_s: float = ONBOARD_LIMIT_S
+    handling_s: float = HANDLING_S
+    per_item_s: float = PER_ITEM_S
+
+    def visit_s(self, items: int) -> float:
+        """Time at a site to collect ``items`` parcels on one visit."""
+        return self.handling_s + items * self.per_item_s
+
+    def latest_collect_s(self, closes_s: float) -> float:
+        """The latest start of a visit's last collection at a site closing at ``closes_s``."""
+        return closes_s - self.visit_s(1)
+
+
+DEFAULT_RULES = TimeRules()
 
 TASKS = (StopKind.deliver, StopKind.visit, StopKind.call)
 
@@ -42,7 +67,7 @@ def timetable(
     vehicle: Vehicle,
     day: Day,
     places: Places,
-    onboard_limit_s: float = ONBOARD_LIMIT_S,
+    rules: TimeRules = DEFAULT_RULES,
     write: bool = True,
 ) -> bool:
     """Time ``stops`` (start first, end last) for ``vehicle``; True if every rule holds.
@@ -86,8 +111,8 @@ def timetable(
         need = day.need(stop.need)  # type: ignore[arg-type]
         if stop.kind is StopKind.collect:
             site = day.site(need.site)  # type: ignore[arg-type]
-            lower[i], upper[i] = site.opens * 60.0, site.closes * 60.0 - COLLECT_S
-            service[i] = COLLECT_S
+            lower[i], upper[i] = site.opens * 60.0, rules.latest_collect_s(site.closes * 60.0)
+            service[i] = rules.visit_s(1)
             collect_at[need.id] = i
             load += need.load
         else:
@@ -102,13 +127,13 @@ def timetable(
             return False
     if travelled > vehicle.travel_left_s + 1e-6:
         return False
-    # The handling of one visit to a site is taken once, with the last collection of the visit.
+    # The handling of one visit to a site is taken once, after the last collection of the visit.
     tied = [i > 0 and _same_visit(stops[i - 1], stops[i]) for i in range(n)]
     for i in range(1, n):
         if tied[i]:
-            service[i - 1] = 0.0
+            service[i - 1] = rules.per_item_s
 
-    times = _earliest(lower, upper, service, travel, tied, pairs, onboard_limit_s)
+    times = _earliest(lower, upper, service, travel, tied, pairs, rules.onboard_limit_s)
     if times is None:
         return False
     _late_collections(stops, times, upper, service, travel, tied)
@@ -136,11 +161,12 @@ def _earliest(
         times = [lb[0]]
         for i in range(1, n):
             times.append(max(lb[i], times[i - 1] + service[i - 1] + travel[i]))
-        # Collections of one visit start together: an earlier one waits for a later one.
+        # Collections of one visit follow each other with no wait: an earlier one waits for a
+        # later one.
         raised = False
         for i in range(n - 1, 0, -1):
-            if tied[i] and times[i] > times[i - 1]:
-                lb[i - 1] = max(lb[i - 1], times[i])
+            if tied[i] and times[i] > times[i - 1] + service[i - 1] + 1e-9:
+                lb[i - 1] = max(lb[i - 1], times[i] - service[i - 1])
                 raised = True
         for p, d in pairs:
             if times[d] - times[p] > limit:
@@ -174,7 +200,7 @@ def _late_collections(
             times[i] = latest
             j = i
             while j > 0 and tied[j]:
-                times[j - 1] = latest
+                times[j - 1] = times[j] - service[j - 1]
                 j -= 1
 
 
@@ -203,8 +229,8 @@ def _write(
         stop.travel_s = travel[i]
         stop.start = times[i]
         stop.arrival = times[i] if i == 0 else stops[i - 1].departure + travel[i]
-        # A collection of a visit whose handling is taken later leaves with the visit.
-        stop.departure = times[i] + (service[i] or _handling(stops, i))
+        # A collection before the last of its visit leaves with the visit (set below).
+        stop.departure = times[i] + service[i]
         if stop.kind is StopKind.collect:
             load += day.need(stop.need).load  # type: ignore[arg-type]
         elif stop.kind is StopKind.deliver:
@@ -217,7 +243,3 @@ def _write(
     for i in range(len(stops) - 1, 0, -1):
         if _same_visit(stops[i - 1], stops[i]):
             stops[i - 1].departure = stops[i].departure
-
-
-def _handling(stops: Sequence[Timed], i: int) -> float:
-    return COLLECT_S if stops[i].kind is StopKind.collect else 0.0
