@@ -68,12 +68,16 @@ def finish(
     ]
     # The most valuable first (urgent first; with equity, the more deprived within a priority).
     unserved.sort(key=lambda n: (-need_value(n, day.equity), n.id))
+    unserved = [n for n in unserved if _rule_reason(day, n, solution, rules) is None]
     inserted = 0
-    for need in unserved:
-        if _rule_reason(day, need, solution, rules) is not None:
-            continue
-        if _insert(day, need, by_id, travel, solution, left, rules):
-            inserted += 1
+    # Rounds until nothing more fits: a need placed late in a round can make room for one
+    # tried earlier (a call made from a visit nearer home leaves time to get home).
+    while True:
+        placed = [n for n in unserved if _insert(day, n, by_id, travel, solution, left, rules)]
+        inserted += len(placed)
+        if not placed:
+            break
+        unserved = [n for n in unserved if n.id not in solution.served_by]
     solution.stats["inserted_after_search"] = inserted
     solution.stats["left_without_partner"] = len(homeless)
 
