@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import gc
 import importlib.util
 import json
 from pathlib import Path
@@ -207,6 +208,23 @@ def test_in_process_sweep_gives_the_sequential_results() -> None:
     parallel = sweep(day, runs, TRAVEL, SMALL_DAY_RULE, workers=2)
     assert parallel == [run_one(day, s, seed, TRAVEL, SMALL_DAY_RULE) for s, seed in runs]
     assert [o.volunteers_available for o in parallel] == [4, 2, 2, 2]
+
+
+def live_routing_models() -> int:
+    from ortools.constraint_solver import pywrapcp
+
+    gc.collect()
+    return sum(isinstance(o, pywrapcp.RoutingModel) for o in gc.get_objects())
+
+
+def test_a_sweep_workers_plans_leave_no_routing_model_behind() -> None:
+    # The routing model holds the search's callbacks; were the search to hold the model, the
+    # cycle would run through C++ and every plan would stay in its worker's memory.
+    day = sweep_day()
+    before = live_routing_models()
+    for seed in range(3):
+        run_one(day, scenario(HALF), seed, TRAVEL, SMALL_DAY_RULE)
+    assert live_routing_models() == before
 
 
 @pytest.mark.skipif(
