@@ -195,6 +195,14 @@ def main() -> None:
         "scenarios": len(cells),
         "stopping_rule": str(MaxIterations(args.iterations)),
         "engine": args.engine,
+        # Ray starts its workers at niceness 15 unless told otherwise: on a shared machine
+        # they then yield to everything else.
+        "ray_worker_niceness": os.environ.get(
+            "RAY_worker_niceness",  # noqa: SIM112 (Ray spells it so)
+            "Ray's default (15)",
+        )
+        if args.engine == "ray"
+        else None,
         "workers": usable_cores(),
         "machine": f"{platform.machine()}, Python {platform.python_version()}",
         "cpu_count": os.cpu_count(),
