@@ -25,6 +25,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import statistics
 import threading
 import time
@@ -122,9 +123,11 @@ def one_run(day: Day, runs: list[tuple[Scenario, int]], iterations: int, engine:
         cluster_s = round(time.perf_counter() - t, 1)
     try:
         with LoadSampler() as load:
+            cpu_before = children_cpu_s()
             began = time.perf_counter()
             outcomes = sweep(day, runs, RoadEstimate(), MaxIterations(iterations), engine=engine)
             wall = time.perf_counter() - began
+            cpu = children_cpu_s() - cpu_before
     finally:
         if engine == "ray":
             ray.shutdown()
@@ -139,12 +142,21 @@ def one_run(day: Day, runs: list[tuple[Scenario, int]], iterations: int, engine:
             "max": round(max(per), 2),
             "sum": round(sum(per), 1),
         },
+        # CPU seconds of the worker processes (in-process engine: they have ended by now; Ray's
+        # workers are not this process's children, so not counted).
+        "workers_cpu_s": round(cpu, 1) if engine == "local" else None,
         "ray_cluster_start_s": cluster_s,
         "load_before": before,
         "load_during": load.summary(),
         "load_after": load_now(),
         "outcomes": outcomes,
     }
+
+
+def children_cpu_s() -> float:
+    """User and system CPU seconds of this process's ended and waited-for children."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def outcome_row(v: float, d: float, o: Outcome) -> dict[str, Any]:
