@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
+import gc
 import json
+import os
+import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -220,15 +223,68 @@ def test_in_process_sweep_gives_the_sequential_results() -> None:
     assert [o.volunteers_available for o in parallel] == [4, 2, 2, 2]
 
 
-@pytest.mark.skipif(
-    importlib.util.find_spec("ray") is None,
-    reason="Ray is not installed (pip install 'kst-match[ray]')",
-)
-def test_ray_sweep_gives_the_in_process_results() -> None:
-    day, half = sweep_day(), scenario(HALF)
-    runs = [(BASE, 0), (half, 0), (half, 1)]
+def live_routing_models() -> int:
+    from ortools.constraint_solver import pywrapcp
+
+    gc.collect()
+    return sum(isinstance(o, pywrapcp.RoutingModel) for o in gc.get_objects())
+
+
+def test_a_sweep_workers_plans_leave_no_routing_model_behind() -> None:
+    # The routing model holds the search's callbacks; were the search to hold the model, the
+    # cycle would run through C++ and every plan would stay in its worker's memory.
+    day = sweep_day()
+    before = live_routing_models()
+    for seed in range(3):
+        run_one(day, scenario(HALF), seed, TRAVEL, SMALL_DAY_RULE)
+    assert live_routing_models() == before
+
+
+def seeded_day() -> Day:
+    """Four volunteers taking at most 1, 2, 3 and 4 visits, and more visits than all four can
+    make: a plan serves exactly the visits its volunteers can take."""
+    vols = [
+        volunteer(f"v{i}", 0, i, transport="cycle", skills="dbs_checked", max_tasks=i + 1)
+        for i in range(4)
+    ]
+    needs = [need(f"n{i}", i % 4, 1 + i // 4, kind="welfare_visit", duration=60) for i in range(12)]
+    return day_of(needs, vols)
+
+
+def processes_tagged(tag: str) -> list[int]:
+    """Processes, other than this one, started with ``tag`` in their environment (Linux)."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit() or int(proc.name) == os.getpid():
+            continue
+        try:
+            if tag.encode() in (proc / "environ").read_bytes():
+                found.append(int(proc.name))
+        except OSError:
+            continue  # gone meanwhile, or not ours to read
+    return found
+
+
+def test_ray_sweep_gives_the_in_process_results(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A local Ray cluster started by the sweep and shut down by it: every process it started
+    # (its servers, and the workers under them) inherits this tag, and none may outlive it.
+    tag = f"KST_MATCH_RAY_TEST={uuid.uuid4().hex}"
+    monkeypatch.setenv(*tag.split("="))
+    monkeypatch.setenv("RAY_USAGE_STATS_ENABLED", "0")
+    day, half = seeded_day(), scenario(HALF)
+    runs = [(BASE, 0), (half, 0), (half, 1), (half, 3)]
     on_ray = sweep(day, runs, TRAVEL, SMALL_DAY_RULE, engine="ray")
+    # The base keeps all four (1 + 2 + 3 + 4 visits); seeds 0, 1, 3 keep v1 and v2, v1 and v3,
+    # v2 and v3 (2 + 3, 2 + 4, 3 + 4).
+    assert [o.served for o in on_ray] == [10, 5, 6, 7]
     assert on_ray == sweep(day, runs, TRAVEL, SMALL_DAY_RULE, workers=1)
+    left = processes_tagged(tag)
+    for _ in range(60):  # shutting down stops the servers; their workers follow within moments
+        if not left:
+            break
+        time.sleep(0.5)
+        left = processes_tagged(tag)
+    assert left == [], f"Ray processes left running: {left}"
 
 
 def test_read_scenario_names_an_unreadable_file(tmp_path: Path) -> None:

@@ -595,9 +595,6 @@ def run_one(
     return dataclasses.replace(result, plan_s=round(time.perf_counter() - began, 3))
 
 
-TASKS_PER_WORKER = 8  # plans per worker process before a fresh one takes over
-
-
 def _run_job(job: tuple[Day, Scenario, int, TravelModel, StoppingCriterion]) -> Outcome:
     return run_one(*job)
 
@@ -622,9 +619,7 @@ def sweep(
     workers = min(workers or usable_cores(), len(jobs)) or 1
     if workers == 1:
         return [_run_job(j) for j in jobs]
-    # A plan leaves about 100 MB behind in its process (the solver's own memory): fresh
-    # worker processes every few plans keep a long sweep's memory bounded.
-    with ProcessPoolExecutor(max_workers=workers, max_tasks_per_child=TASKS_PER_WORKER) as pool:
+    with ProcessPoolExecutor(max_workers=workers) as pool:
         return list(pool.map(_run_job, jobs))
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import time
+import weakref
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -451,7 +452,11 @@ class _Search:
     """Counts the local search's accepted solutions and stops it when the rule fires."""
 
     def __init__(self, routing: pywrapcp.RoutingModel, stop: StoppingCriterion, clock: float):
-        self.routing, self.stop, self.clock = routing, stop, clock
+        # A weak reference: the model holds this search's callbacks, so a strong one would
+        # make a cycle through C++ that Python cannot collect (the model, about 100 MB on
+        # the default day, would outlive every plan).
+        self.routing = weakref.proxy(routing)
+        self.stop, self.clock = stop, clock
         self.iterations = -1  # the first call is the starting solution itself
         self.best = None
         self.best_iteration = 0
