@@ -103,9 +103,13 @@ def _partial_prefix(target: Path) -> str:
 def _lock(folder: Path) -> int:
     """Hold an exclusive lock on ``folder`` until the returned descriptor is closed; the kernel
     releases it when the process dies, however it dies."""
-    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | getattr(os, "O_NOFOLLOW", 0))
+    fd = _open_folder(folder)
     fcntl.flock(fd, fcntl.LOCK_EX)
     return fd
+
+
+def _open_folder(folder: Path) -> int:
+    return os.open(folder, os.O_RDONLY | os.O_DIRECTORY | getattr(os, "O_NOFOLLOW", 0))
 
 
 def _remove_abandoned(target: Path) -> None:
@@ -115,7 +119,7 @@ def _remove_abandoned(target: Path) -> None:
         if entry.is_symlink() or not entry.is_dir():
             continue
         try:
-            fd = os.open(entry, os.O_RDONLY | os.O_DIRECTORY | getattr(os, "O_NOFOLLOW", 0))
+            fd = _open_folder(entry)
         except OSError:
             continue
         try:
