@@ -22,6 +22,7 @@ from kst_match.model import Day, Need, Reason, Transport
 from kst_match.solve.alone import alone_verdicts, closest_reason
 from kst_match.solve.day import DaySolution, Progress, solve_day
 from kst_match.solve.finish import RULE_REASONS, finish
+from kst_match.solve.partners import admit
 from kst_match.solve.places import Places
 from kst_match.solve.schedule import DEFAULT_RULES, TimeRules
 from kst_match.solve.stop import StoppingCriterion
@@ -67,6 +68,10 @@ def solve(
     groups = _by_area(day, vehicles) if len(day.needs) >= DECOMPOSE_FROM else {}
     say("triage")
     tri = triage(day)
+    # Partners' places first: routing plans only needs a partner can take.
+    refused = {n: Reason.partner_capacity for n in admit(day, tri)}
+    if refused:
+        say(f"{len(refused)} needs without a partner's place today")
     if len([g for g in groups.values() if g[0]]) < 2:
         places = Places.of(travel, day, day.needs, vehicles).detached(_modes(vehicles))
         solution = solve_day(
@@ -75,6 +80,7 @@ def solve(
             places,
             stop,
             clock,
+            exclude=refused,
             progress=progress,
             tri=tri,
             workers=workers,
@@ -84,6 +90,7 @@ def solve(
         total = sum(len(needs) for needs, _ in groups.values())
         tasks = []
         for needs, area_vehicles in groups.values():
+            needs = [n for n in needs if n.id not in refused]
             if not needs:
                 continue
             area = day.model_copy(update={"needs": tuple(needs)})
@@ -99,6 +106,7 @@ def solve(
         else:
             parts = [_solve_area(task) for task in tasks]
         solution = _merge(parts, tri)
+        solution.unserved.update(refused)
         # Vehicles in no area with needs still take part in the repair, with empty days.
         for v in vehicles:
             solution.routes.setdefault(v.id, [])
@@ -221,7 +229,11 @@ def _repair(
     first solution whatever the time; its improvement stops by the plan's rule (a time rule
     that has run out leaves only the first solution)."""
     open_needs = sorted(
-        (day.need(n) for n, reason in merged.unserved.items() if reason not in RULE_REASONS),
+        (
+            day.need(n)
+            for n, reason in merged.unserved.items()
+            if reason not in RULE_REASONS and reason is not Reason.partner_capacity
+        ),
         key=lambda n: (n.ward or "", n.lon, n.lat),
     )
     batches = [open_needs[i : i + REPAIR_NEEDS] for i in range(0, len(open_needs), REPAIR_NEEDS)]

@@ -9,12 +9,14 @@ only ever held by needs the plan actually serves.
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Mapping
 
+import numpy as np
 from ortools.graph.python import min_cost_flow
 
-from kst_match.model import Day, ServiceKind
+from kst_match.model import Day, Need, ServiceKind
 from kst_match.solve import weights
 from kst_match.triage import Triage
 
@@ -88,3 +90,96 @@ def assign_partners(
         raise RuntimeError("partner assignment failed")
     partner_of = {need_id: partner for arc, need_id, partner in arcs if flow.flow(arc) > 0}
     return partner_of, [n for n in needs if n not in partner_of]
+
+
+def admit(day: Day, tri: Triage, used: Counter[Key] | None = None) -> frozenset[str]:
+    """The needs left without a partner's place before routing, so that the routing does not
+    spend its search on needs no partner can take today.
+
+    Places go to the most valuable needs first (urgent first; with equity, the more deprived
+    within a priority), and among needs of one value to those nearest a volunteer of the
+    partner (straight-line metres from home, through the site for a delivery). A place that
+    cannot run out (no limit, or more places than needs that could ask) is given first. The
+    count over the final plan (``assign_partners``) still decides who holds which place, and
+    the last insertion pass offers the needs refused here any place left unused."""
+    left = capacity_left(day, {}, used)
+    members = _members(day)
+    options: dict[str, list[str]] = {}  # need -> partners with a qualified volunteer
+    asking: Counter[Key] = Counter()
+    for need in day.needs:
+        if need.id in tri.rejected:
+            continue
+        volunteers = set(tri.volunteers.get(need.id, ()))
+        mine = [p for p in tri.partners.get(need.id, ()) if volunteers & members.get(p, set())]
+        if mine:
+            options[need.id] = mine
+            asking.update((p, need.kind) for p in mine)
+    tight = _tight(left, asking)
+    if not tight:
+        return frozenset()
+
+    needs = sorted(options)
+    flow = min_cost_flow.SimpleMinCostFlow()
+    sink = len(needs)
+    keys: dict[Key, int] = {}
+    arcs: list[tuple[int, str]] = []
+    homes = {v.id: (v.lon, v.lat) for v in day.volunteers}
+    for i, need_id in enumerate(needs):
+        need = day.need(need_id)
+        volunteers = tri.volunteers[need_id]
+        for rank, partner in enumerate(options[need_id]):
+            key = (partner, need.kind)
+            if key not in keys:
+                keys[key] = sink + 1 + len(keys)
+            cost = 0  # a place that cannot run out is free: the scarce ones go to others
+            if key in tight:
+                theirs = [homes[v] for v in volunteers if v in members[partner]]
+                # Hectometres: under 200 across the borough, far below the value of any need.
+                cost = 1 + rank + _nearest_m(day, need, theirs) // 100
+            arcs.append((flow.add_arc_with_capacity_and_unit_cost(i, keys[key], 1, cost), need_id))
+        flow.add_arc_with_capacity_and_unit_cost(
+            i, sink, 1, weights.need_value(need, day.equity) // 1000
+        )
+        flow.set_node_supply(i, 1)
+    for key, node in keys.items():
+        room = left.get(key)
+        cap = len(needs) if room is None else max(0, room)
+        flow.add_arc_with_capacity_and_unit_cost(node, sink, cap, 0)
+    flow.set_node_supply(sink, -len(needs))
+    if flow.solve() != flow.OPTIMAL:  # cannot happen: every need has an arc to the sink
+        raise RuntimeError("partner admission failed")
+    given = {need_id for arc, need_id in arcs if flow.flow(arc) > 0}
+    return frozenset(n for n in needs if n not in given)
+
+
+def _tight(left: Mapping[Key, int | None], asking: Counter[Key]) -> set[Key]:
+    """Keys whose places can run out: a limit, and more asking than places."""
+    return {key for key, n in asking.items() if (room := left.get(key)) is not None and n > room}
+
+
+def _members(day: Day) -> dict[str, set[str]]:
+    """Partner -> the ids of its volunteers today."""
+    members: dict[str, set[str]] = {}
+    for v in day.volunteers:
+        for p in v.partners:
+            members.setdefault(p, set()).add(v.id)
+    return members
+
+
+def _nearest_m(day: Day, need: Need, homes: list[tuple[float, float]]) -> int:
+    """Straight-line metres from the nearest of ``homes`` to ``need``, by way of its site for a
+    delivery (equirectangular: exact enough across a borough)."""
+    if not homes:
+        return 0
+    lon, lat = np.array(homes).T
+    site = day.site(need.site) if need.site and need.kind.is_delivery else None
+    via = (site.lon, site.lat) if site is not None else (need.lon, need.lat)
+    metres = _metres(lon, lat, *via)
+    if site is not None:
+        metres = metres + _metres(np.array([site.lon]), np.array([site.lat]), need.lon, need.lat)
+    return int(metres.min())
+
+
+def _metres(lon: np.ndarray, lat: np.ndarray, lon0: float, lat0: float) -> np.ndarray:
+    scale = math.cos(math.radians(lat0))
+    return 111_320.0 * np.hypot((lon - lon0) * scale, lat - lat0)

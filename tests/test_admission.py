@@ -1,0 +1,83 @@
+"""Partners' places given out before routing (``kst_match.solve.partners.admit``): the routing
+plans only needs a partner can take, and a place left unused still goes to a need refused."""
+
+from __future__ import annotations
+
+from kst_match.model import Day, Partner, Reason
+from kst_match.solve.partners import admit
+from kst_match.triage import triage
+from tests.test_plan import DATE, FOODBANK, PHARMACY, need, plan_of, served_by, volunteer
+
+ONE_PARCEL = Partner(id="hub", name="Hub", services="food_parcel", capacity="food_parcel:1")
+
+
+def day_of(needs, volunteers, partners=(ONE_PARCEL,)) -> Day:  # type: ignore[no-untyped-def]
+    return Day(
+        date=DATE,
+        needs=tuple(needs),
+        volunteers=tuple(volunteers),
+        partners=tuple(partners),
+        sites=(FOODBANK, PHARMACY),
+    )
+
+
+def test_of_two_needs_of_one_priority_the_nearer_gets_the_only_place() -> None:
+    # The volunteer lives by the food bank (0, 0): "near" is 200 m on, "far" 3 km.
+    day = day_of(
+        [
+            need("far", 30, 0, kind="food_parcel", site="fb"),
+            need("near", 2, 0, kind="food_parcel", site="fb"),
+        ],
+        [volunteer("v", 0, 0)],
+    )
+    assert admit(day, triage(day)) == {"far"}
+
+
+def test_priority_comes_before_distance() -> None:
+    day = day_of(
+        [
+            need("far", 30, 0, kind="food_parcel", site="fb", priority="high"),
+            need("near", 2, 0, kind="food_parcel", site="fb"),
+        ],
+        [volunteer("v", 0, 0)],
+    )
+    assert admit(day, triage(day)) == {"near"}
+
+
+def test_nothing_is_refused_while_some_partner_has_room_for_all() -> None:
+    # The hub has one place, the second partner no limit: each need can have a place.
+    helpers = Partner(id="helpers", name="Helpers", services="food_parcel")
+    day = day_of(
+        [
+            need("a", 30, 0, kind="food_parcel", site="fb"),
+            need("b", 2, 0, kind="food_parcel", site="fb"),
+        ],
+        [volunteer("v", 0, 0), volunteer("w", 1, 0, partner="helpers")],
+        (ONE_PARCEL, helpers),
+    )
+    assert admit(day, triage(day)) == frozenset()
+
+
+def test_a_refused_need_takes_the_place_its_holder_cannot_use() -> None:
+    # "near" gets the place, but its window closes before the volunteer's shift starts; the
+    # place is left unused, so the last insertion pass gives it to "far".
+    day, plan = plan_of(
+        [
+            need(
+                "near",
+                2,
+                0,
+                kind="food_parcel",
+                site="fb",
+                window_start="07:00",
+                window_end="08:00",
+            ),
+            need("far", 30, 0, kind="food_parcel", site="fb"),
+        ],
+        [volunteer("v", 0, 0)],
+        (ONE_PARCEL,),
+    )
+    assert admit(day, triage(day)) == {"far"}
+    assert served_by(plan) == {"far": "v"}
+    assert [u.need for u in plan.unserved] == ["near"]
+    assert plan.unserved[0].reason is not Reason.partner_capacity
