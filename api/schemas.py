@@ -308,6 +308,40 @@ class ScenarioRequest(BaseModel):
     seeds: int = Field(1, ge=1, le=10)
     iterations: int | None = Field(20, ge=0, le=10_000)
     time_limit_s: float | None = Field(None, gt=0, le=120)
+    capacity_curve: bool = Field(
+        False,
+        description="also plan the base day with 90% down to 20% of the volunteers (seed 0: "
+        "8 more plans) and draw the capacity curve, as `kst-match scenario` does",
+    )
+
+
+class PlotLink(BaseModel):
+    name: str = Field(description="`unserved_by_ward`, and `capacity_curve` when asked for")
+    media_type: Literal["image/png"] = "image/png"
+    url: str
+
+
+class ScenarioPlots(BaseModel):
+    model_config = _examples(
+        {
+            "job_id": "4f7c0e0c5b1d4a0e9d8f2f7b5d1c3a2e",
+            "state": "done",
+            "plots": [
+                {
+                    "name": "unserved_by_ward",
+                    "media_type": "image/png",
+                    "url": "/v1/scenarios/4f7c0e0c5b1d4a0e9d8f2f7b5d1c3a2e/plots/"
+                    "unserved_by_ward.png",
+                }
+            ],
+        }
+    )
+
+    job_id: str
+    state: JobState
+    plots: list[PlotLink] = Field(
+        default_factory=list, description="the plots of `kst-match scenario` (none until done)"
+    )
 
 
 class ScenarioResult(BaseModel):
@@ -317,6 +351,10 @@ class ScenarioResult(BaseModel):
     comparison: list[dict[str, Any]] | None = Field(
         None, description="one row per scenario (the base first), as `kst-match scenario`"
     )
+    capacity_curve: list[dict[str, Any]] | None = Field(
+        None, description="needs and urgent needs served at 100% down to 20% of the volunteers"
+    )
+    plots: list[PlotLink] = Field(default_factory=list, description="as `.../plots` lists them")
 
 
 class TokenRequest(BaseModel):

@@ -122,6 +122,24 @@ def upload_day(client: httpx.Client, token: str, date: str) -> dict[str, Any]:
     return results
 
 
+def upload_small_day(client: httpx.Client, token: str, date: str, needs: int = 60) -> None:
+    """The bundled volunteers, and the bundled day's first ``needs`` needs moved to ``date``:
+    a quick day to plan (the bundled partners and sites serve it)."""
+    lines = (DEFAULT_DAY_DIR / "needs.csv").read_text(encoding="utf-8").splitlines(keepends=True)
+    first = bundled_date()
+    rows = "".join([lines[0], *(line.replace(first, date, 1) for line in lines[1 : needs + 1])])
+    for kind, body in (
+        ("volunteers", (DEFAULT_DAY_DIR / "volunteers.csv").read_bytes()),
+        ("needs", rows.encode()),
+    ):
+        response = client.post(
+            f"/v1/days/{date}/{kind}",
+            content=body,
+            headers={**bearer(token), "Content-Type": "text/csv"},
+        )
+        assert (response.status_code, response.json()["rejected"]) == (200, [])
+
+
 def wait_job(client: httpx.Client, token: str, job_id: str) -> dict[str, Any]:
     """Poll a job until it is done or failed."""
     deadline = time.monotonic() + HANG_S

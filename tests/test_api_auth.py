@@ -17,16 +17,26 @@ from api import Settings, create_app
 from kst_match.model import Day, Plan
 from kst_match.paths import DEFAULT_DAY_DIR
 from kst_match.store import Store, plans
-from tests.api_server import add_token, bearer, bundled_date, upload_day, wait_job
+from tests.api_server import (
+    add_token,
+    bearer,
+    bundled_date,
+    upload_day,
+    upload_small_day,
+    wait_job,
+)
 
 DATE = bundled_date()
 EMPTY = "2031-01-06"  # a day with no inputs and no plan
+SMALL = "2031-01-07"  # a small day for a scenario job (60 needs)
+UNKNOWN_JOB = "0" * 32
 ROLES = ("none", "revoked", "coordinator", "planner", "partner", "volunteer")
 SCENARIO = "name: fewer drivers\nchanges:\n  - volunteers: {skill: driver, scale: 0.8}\n"
 
 
 class World:
-    """A planned, published bundled day, and a token for everyone."""
+    """A planned, published bundled day, a scenario job on a small day, and a token for
+    everyone."""
 
     def __init__(self, client: TestClient, url: str) -> None:
         self.client = client
@@ -66,6 +76,25 @@ class World:
         self.tokens["revoked"] = made["token"]
         self.my_assignment = self._assignments(self.tokens["volunteer"])[0]["assignment_id"]
         self.their_assignment = self._assignments(self.other_volunteer_token)[0]["assignment_id"]
+        self.scenario_job = self._scenario_job()
+
+    def _scenario_job(self) -> str:
+        upload_small_day(self.client, self.tokens["coordinator"] or "", SMALL)
+        body = {"date": SMALL, "scenarios": [SCENARIO], "iterations": 0}
+        planner = self.tokens["planner"] or ""
+        response = self.client.post("/v1/scenarios", json=body, headers=bearer(planner))
+        job = wait_job(self.client, planner, response.json()["job_id"])
+        assert job["state"] == "done", job["reason"]
+        return str(job["job_id"])
+
+    def path(self, template: str) -> str:
+        return template.format(
+            job=self.job_id,
+            mine=self.my_assignment,
+            theirs=self.their_assignment,
+            scenario=self.scenario_job,
+            unknown=UNKNOWN_JOB,
+        )
 
     def _assignments(self, token: str) -> list[dict[str, Any]]:
         response = self.client.get(
@@ -132,6 +161,32 @@ MATRIX: list[tuple[str, str, str, Any, dict[str, int]]] = [
         {"planner": 409},
     ),
     ("scenario of a plan job", "GET", "/v1/scenarios/{job}", dict, {"planner": 404}),
+    ("scenario", "GET", "/v1/scenarios/{scenario}", dict, {"planner": OK}),
+    ("plots", "GET", "/v1/scenarios/{scenario}/plots", dict, {"planner": OK}),
+    ("plot", "GET", "/v1/scenarios/{scenario}/plots/unserved_by_ward.png", dict, {"planner": OK}),
+    (
+        "plot not drawn",
+        "GET",
+        "/v1/scenarios/{scenario}/plots/capacity_curve.png",
+        dict,
+        {"planner": 404},
+    ),
+    ("plots of a plan job", "GET", "/v1/scenarios/{job}/plots", dict, {"planner": 404}),
+    (
+        "plot of a plan job",
+        "GET",
+        "/v1/scenarios/{job}/plots/unserved_by_ward.png",
+        dict,
+        {"planner": 404},
+    ),
+    ("plots of no job", "GET", "/v1/scenarios/{unknown}/plots", dict, {"planner": 404}),
+    (
+        "plot of no job",
+        "GET",
+        "/v1/scenarios/{unknown}/plots/unserved_by_ward.png",
+        dict,
+        {"planner": 404},
+    ),
     ("token", "POST", "/v1/tokens", lambda: {"json": {"role": "planner"}}, {"coordinator": 201}),
     ("revoke", "DELETE", "/v1/tokens/t_000000000000", dict, {"coordinator": 404}),
 ]
@@ -147,12 +202,12 @@ def _check_role(world: World, role: str) -> None:
     health = world.call(role, "GET", "/v1/health")
     assert health.status_code == 200
     for name, method, template, arguments, allowed in MATRIX:
-        path = template.format(
-            job=world.job_id, mine=world.my_assignment, theirs=world.their_assignment
-        )
-        response = world.call(role, method, path, **arguments())
+        response = world.call(role, method, world.path(template), **arguments())
         expected = _expected(role, allowed)
         assert response.status_code == expected, (name, role, response.text)
+        if expected == OK and template.endswith(".png"):
+            assert response.headers["content-type"] == "image/png", (name, role)
+            assert response.content.startswith(b"\x89PNG\r\n\x1a\n"), (name, role)
         if expected in (401, 403, 404):
             assert response.json().keys() == {"detail"}, (name, role)
             assert isinstance(response.json()["detail"], str)
@@ -173,10 +228,7 @@ def _check_volunteer_sees_only_their_own(world: World) -> None:
     secret = _strings_of(world.day, others) - _strings_of(world.day, mine)
     seen = []
     for _, method, template, arguments, _allowed in MATRIX:
-        path = template.format(
-            job=world.job_id, mine=world.my_assignment, theirs=world.their_assignment
-        )
-        seen.append(world.call("volunteer", method, path, **arguments()).text)
+        seen.append(world.call("volunteer", method, world.path(template), **arguments()).text)
     day = world.call("volunteer", "GET", "/v1/me/assignments", params={"date": DATE}).json()
     assert {a["need_id"] for a in day["assignments"]} == mine
     text = "\n".join(seen)
@@ -192,6 +244,8 @@ def _check_planners_and_partners_see_no_contacts(world: World) -> None:
     texts = [
         world.call("planner", "GET", f"/v1/planner/days/{DATE}/aggregates").text,
         world.call("planner", "GET", f"/v1/jobs/{world.job_id}").text,
+        world.call("planner", "GET", f"/v1/scenarios/{world.scenario_job}").text,
+        world.call("planner", "GET", f"/v1/scenarios/{world.scenario_job}/plots").text,
         world.call("partner", "GET", "/v1/partner/needs", params={"date": DATE}).text,
     ]
     assert not [s for s in personal if any(s in t for t in texts)]
@@ -278,7 +332,7 @@ def test_the_openapi_document_lists_every_endpoint_with_examples(fresh: str) -> 
     with TestClient(create_app(Settings(database_url=fresh))) as client:
         document = client.get("/openapi.json").json()
     operations = {(m.upper(), p) for p, ops in document["paths"].items() for m in ops}
-    assert len(operations) == 21
+    assert len(operations) == 23
     schemas = document["components"]["schemas"]
     for name in ("ReportRequest", "MyDay", "PartnerDay", "UploadResult", "ScenarioRequest"):
         assert schemas[name]["examples"], name

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import io
 import json
 import shutil
 from collections.abc import Iterator
@@ -14,6 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
+from PIL import Image
 from sqlalchemy import func, select
 
 from kst_match.inputs import check_day
@@ -21,7 +23,14 @@ from kst_match.model import ServiceKind
 from kst_match.paths import DEFAULT_DAY_DIR
 from kst_match.store import Store
 from kst_match.store.models import NeedRow, VolunteerRow
-from tests.api_server import add_token, bearer, bundled_date, serving, wait_job
+from tests.api_server import (
+    add_token,
+    bearer,
+    bundled_date,
+    serving,
+    upload_small_day,
+    wait_job,
+)
 
 DATE = bundled_date()
 
@@ -171,26 +180,10 @@ def test_strict_stores_nothing_when_a_row_is_bad(service: dict) -> None:
 SCENARIO = "name: fewer drivers\nchanges:\n  - volunteers: {skill: driver, scale: 0.5}\n"
 
 
-def _small_day(client: httpx.Client, token: str, date: str) -> None:
-    """The bundled volunteers, and its first 60 needs moved to ``date``: a quick day to plan."""
-    lines = (DEFAULT_DAY_DIR / "needs.csv").read_text(encoding="utf-8").splitlines(keepends=True)
-    needs = "".join([lines[0], *(line.replace(DATE, date, 1) for line in lines[1:61])])
-    for kind, body in (
-        ("volunteers", (DEFAULT_DAY_DIR / "volunteers.csv").read_bytes()),
-        ("needs", needs.encode()),
-    ):
-        response = client.post(
-            f"/v1/days/{date}/{kind}",
-            content=body,
-            headers={**bearer(token), "Content-Type": "text/csv"},
-        )
-        assert (response.status_code, response.json()["rejected"]) == (200, [])
-
-
 def test_a_planner_runs_scenarios(service: dict) -> None:
     client, planner = service["client"], service["tokens"]["planner"]
     date = "2026-12-03"
-    _small_day(client, service["tokens"]["coordinator"], date)
+    upload_small_day(client, service["tokens"]["coordinator"], date)
     response = client.post(
         "/v1/scenarios",
         json={"date": date, "scenarios": [SCENARIO], "seeds": 1, "iterations": 0},
@@ -207,6 +200,19 @@ def test_a_planner_runs_scenarios(service: dict) -> None:
     # round(n * (1 - scale)) of the n drivers stay at home.
     removed = rows["base"]["volunteers_available"] - rows["fewer drivers"]["volunteers_available"]
     assert removed == round(drivers * 0.5)
+    # A plain run (no capacity curve) draws the ward maps only, two side by side.
+    assert result["capacity_curve"] is None
+    assert [p["name"] for p in result["plots"]] == ["unserved_by_ward"]
+    png = client.get(result["plots"][0]["url"], headers=bearer(planner))
+    assert png.headers["content-type"] == "image/png"
+    with Image.open(io.BytesIO(png.content)) as image:
+        assert image.size == (2 * 4 * 110, 4 * 110)  # figure inches times dots per inch
+    missing = client.get(f"/v1/scenarios/{job['job_id']}/plots/capacity_curve.png")
+    assert missing.status_code == 401  # no token
+    missing = client.get(
+        f"/v1/scenarios/{job['job_id']}/plots/capacity_curve.png", headers=bearer(planner)
+    )
+    assert missing.status_code == 404
 
     bad = "name: x\nchanges:\n  - volunteers: {scale: -1}\n"
     response = client.post(

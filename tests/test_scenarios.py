@@ -337,3 +337,29 @@ def test_the_cli_compares_writes_and_plots(tmp_path: Path) -> None:
             assert image.format == "PNG" and image.width > 300
     header = (out / "comparison.csv").read_text().splitlines()[0].split(",")
     assert header[:4] == ["scenario", "seeds", "needs", "served"]
+
+
+def test_a_scenario_name_is_drawn_as_written_not_read_as_a_formula() -> None:
+    from kst_match.outputs.scenarios import render_plots
+    from kst_match.scenarios import Outcome
+
+    # Read as mathtext, "$\frac{$" is a formula that does not parse: the drawing would fail.
+    name = r"$\frac{$ <script>alert(1)</script> {{ 7*7 }}"
+    ran = Outcome(
+        scenario=name,
+        seed=0,
+        needs=3,
+        served=1,
+        volunteers_available=1,
+        volunteers_used=1,
+        served_by_priority={},
+        served_by_kind={},
+        unserved_by_reason={"no_time": 2},
+        unserved_by_ward={"E05013941": 2},
+        travel_total_min=10.0,
+        tasks_mean=1.0,
+        tasks_max=1,
+    )
+    plots = render_plots([ran])
+    assert list(plots) == ["unserved_by_ward"]  # no capacity curve without its points
+    assert plots["unserved_by_ward"].startswith(b"\x89PNG\r\n\x1a\n")

@@ -540,12 +540,11 @@ def scenario_cmd(
     from kst_match.paths import DEFAULT_DAY_DIR
     from kst_match.scenarios import (
         BASE,
-        CURVE_LEVELS,
         ScenarioError,
         apply,
+        capacity_curve,
         comparison,
-        curve_point,
-        level_scenario,
+        curve_runs,
         read_scenario,
         sweep,
         volunteers_needed,
@@ -568,8 +567,7 @@ def scenario_cmd(
     day = _read_day(data or DEFAULT_DAY_DIR, date)
     travel = _travel(network)
     runs = [(BASE, 0)] + [(s, seed) for s in scenarios for seed in range(seeds)]
-    levels = [level for level in CURVE_LEVELS if level < 1] if plots else []
-    runs += [(level_scenario(level), 0) for level in levels]
+    runs += curve_runs() if plots else []
     try:
         for s in scenarios:  # a change the day cannot take is named before any plan is made
             apply(day, s, 0)  # type: ignore[arg-type]
@@ -592,9 +590,7 @@ def scenario_cmd(
             err.print(Text.assemble(("refused: ", "red"), problem))
         raise typer.Exit(1) from exc
     compared = outcomes[: 1 + len(scenarios) * seeds]
-    points = [curve_point(1.0, outcomes[0])] + [
-        curve_point(level, o) for level, o in zip(levels, outcomes[len(compared) :], strict=True)
-    ]
+    points = capacity_curve(outcomes[0], outcomes[len(compared) :]) if plots else []
     rows = comparison(compared)
     Console().print(_comparison_table(rows))
     if plots:
@@ -610,7 +606,7 @@ def scenario_cmd(
     if needed is not None:
         Console().print(_needed_text(needed))
     try:
-        written = write_comparison(out, rows, compared, points if plots else [], needed, plots)
+        written = write_comparison(out, rows, compared, points, needed, plots)
     except OutputError as exc:
         err.print(Text.assemble(("Outputs not written: ", "red"), str(exc)))
         raise typer.Exit(1) from exc

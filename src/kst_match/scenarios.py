@@ -721,6 +721,7 @@ def _fold(values: Sequence[float]) -> float | dict[str, float]:
 # ---------------------------------------------------------------------------------------------
 # Shares of today's volunteers for the capacity curve: 100% down to 20% in steps of 10.
 CURVE_LEVELS = tuple(round(1 - 0.1 * i, 1) for i in range(9))
+_BELOW_ALL = tuple(level for level in CURVE_LEVELS if level < 1)
 
 
 def level_scenario(level: float) -> Scenario:
@@ -744,6 +745,20 @@ def curve_point(level: float, o: Outcome) -> dict[str, Any]:
         "high_needs": p[Priority.high.value]["needs"],
         "high_served": p[Priority.high.value]["served"],
     }
+
+
+def curve_runs() -> list[tuple[Scenario, int]]:
+    """The runs of the capacity curve below 100% of the volunteers (seed 0), highest first;
+    the base day's run with seed 0 is its 100% point."""
+    return [(level_scenario(level), 0) for level in _BELOW_ALL]
+
+
+def capacity_curve(base: Outcome, below: Sequence[Outcome]) -> list[dict[str, Any]]:
+    """The capacity curve's points: ``base`` (the base day, seed 0) at 100%, then ``below``,
+    the outcomes of :func:`curve_runs` in their order."""
+    return [curve_point(1.0, base)] + [
+        curve_point(level, o) for level, o in zip(_BELOW_ALL, below, strict=True)
+    ]
 
 
 def volunteers_needed(

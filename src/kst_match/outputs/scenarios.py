@@ -9,10 +9,10 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from kst_match.outputs.publish import staged
 from kst_match.scenarios import Outcome
@@ -72,12 +72,28 @@ def write_comparison(
     with staged(out, MARKER) as folder:
         (folder / "comparison.csv").write_text(comparison_csv(rows), encoding="utf-8")
         (folder / MARKER).write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
-        if plots and curve:
-            plot_capacity_curve(curve, folder / "capacity_curve.png")
-        if plots:
-            plot_unserved_by_ward(outcomes, folder / "unserved_by_ward.png")
+        for name, png in (render_plots(outcomes, curve) if plots else {}).items():
+            (folder / f"{name}.png").write_bytes(png)
         names = sorted(p.name for p in folder.iterdir())
     return names
+
+
+def render_plots(
+    outcomes: Sequence[Outcome], curve: Sequence[dict[str, Any]] = ()
+) -> dict[str, bytes]:
+    """The comparison's plots as PNG bytes by name: ``capacity_curve`` when there is a curve,
+    and ``unserved_by_ward``. Drawn from the runs' figures only: no resident appears."""
+    plots: dict[str, bytes] = {}
+    if curve:
+        plots["capacity_curve"] = _png(lambda f: plot_capacity_curve(curve, f))
+    plots["unserved_by_ward"] = _png(lambda f: plot_unserved_by_ward(outcomes, f))
+    return plots
+
+
+def _png(draw: Callable[[BinaryIO], None]) -> bytes:
+    buffer = io.BytesIO()
+    draw(buffer)
+    return buffer.getvalue()
 
 
 def failing_level(curve: Sequence[dict[str, Any]]) -> float | None:
@@ -86,7 +102,7 @@ def failing_level(curve: Sequence[dict[str, Any]]) -> float | None:
     return max(failing, default=None)
 
 
-def plot_capacity_curve(curve: Sequence[dict[str, Any]], path: Path) -> None:
+def plot_capacity_curve(curve: Sequence[dict[str, Any]], path: Path | BinaryIO) -> None:
     """Needs served and urgent needs served against the share of volunteers available, with
     the level at which urgent needs start to fail marked."""
     import matplotlib
@@ -125,13 +141,13 @@ def plot_capacity_curve(curve: Sequence[dict[str, Any]], path: Path) -> None:
     lines2 = ax2.get_legend_handles_labels()
     ax.legend(lines[0] + lines2[0], lines[1] + lines2[1], loc="lower left", fontsize=8)
     fig.tight_layout()
-    fig.savefig(path)
+    fig.savefig(path, format="png")
     plt.close(fig)
 
 
-def plot_unserved_by_ward(outcomes: Sequence[Outcome], path: Path) -> None:
+def plot_unserved_by_ward(outcomes: Sequence[Outcome], path: Path | BinaryIO) -> None:
     """One ward map per scenario (the bundled 2022 wards), shaded by unserved needs (the mean
-    over seeds)."""
+    over seeds). A scenario's name is drawn as it is written: ``$`` starts no formula."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -158,10 +174,11 @@ def plot_unserved_by_ward(outcomes: Sequence[Outcome], path: Path) -> None:
         wards.plot(
             column="unserved", ax=ax, cmap="Reds", vmin=0, vmax=top, edgecolor="grey", linewidth=0.5
         )
-        ax.set_title(f"{name}: {sum(means[name].values()):g} unserved", fontsize=9)
+        title = f"{name}: {sum(means[name].values()):g} unserved"
+        ax.set_title(title, fontsize=9, parse_math=False)
         ax.axis("off")
     mappable = plt.cm.ScalarMappable(cmap="Reds", norm=plt.Normalize(0, top))
     fig.colorbar(mappable, ax=list(axes.flat), shrink=0.6, label="unserved needs per ward")
     fig.suptitle("Unserved needs by ward (2022 wards)")
-    fig.savefig(path)
+    fig.savefig(path, format="png")
     plt.close(fig)

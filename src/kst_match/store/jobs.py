@@ -22,7 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from kst_match.store.db import Store, now
-from kst_match.store.models import JobRow
+from kst_match.store.models import JobPlot, JobRow
 
 ACTIVE = ("queued", "running")
 STOPPED = "the server stopped while this job was running"
@@ -74,6 +74,23 @@ def submit(
 def get(store: Store, job_id: str) -> JobRow | None:
     with store.read() as session:
         return session.get(JobRow, job_id)
+
+
+def plot_names(store: Store, job_id: str) -> list[str]:
+    """The names of the plots a job drew, sorted (none until it is done)."""
+    with store.read() as session:
+        return list(
+            session.scalars(
+                select(JobPlot.name).where(JobPlot.job_id == job_id).order_by(JobPlot.name)
+            )
+        )
+
+
+def plot(store: Store, job_id: str, name: str) -> bytes | None:
+    """A plot of a job as PNG bytes, or None."""
+    with store.read() as session:
+        row = session.get(JobPlot, (job_id, name))
+        return row.png if row is not None else None
 
 
 def _alive(pid: int) -> bool:

@@ -1,5 +1,5 @@
 """The tables: the day's inputs as validated rows, plan versions stored whole with their
-assignments, reports, jobs, users and tokens.
+assignments, reports, jobs and the plots they drew, users and tokens.
 
 Dates are ``YYYY-MM-DD`` text and moments ISO 8601 UTC text (``2026-11-25T08:00:00Z``), the
 same on SQLite and PostgreSQL and ordered as text.
@@ -14,6 +14,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -191,6 +192,16 @@ class JobRow(Base):
     created_at: Mapped[str] = mapped_column(MOMENT)
     started_at: Mapped[str | None] = mapped_column(MOMENT)
     finished_at: Mapped[str | None] = mapped_column(MOMENT)
+
+
+class JobPlot(Base):
+    """A plot a job drew (PNG), stored with its result in the transaction that marks it done."""
+
+    __tablename__ = "job_plots"
+
+    job_id: Mapped[str] = mapped_column(ID, ForeignKey("jobs.id"), primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)  # e.g. unserved_by_ward
+    png: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class UserRow(Base):

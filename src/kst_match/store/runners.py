@@ -17,7 +17,7 @@ from kst_match.solve.stop import AnyOf, MaxIterations, MaxRuntime, StoppingCrite
 from kst_match.store import plans
 from kst_match.store.db import Store
 from kst_match.store.inputs import MissingInputs, read_day
-from kst_match.store.models import JobRow
+from kst_match.store.models import JobPlot, JobRow
 
 Finish = Callable[[Session, JobRow], None]
 DEFAULT_TIME_LIMIT_S = 5.0
@@ -81,8 +81,19 @@ def run_replan(store: Store, job: JobRow) -> Finish:
 
 
 def run_scenarios(store: Store, job: JobRow) -> Finish:
+    """The base day and each scenario with each seed; with ``capacity_curve`` also the
+    curve's runs (90% down to 20% of the volunteers, seed 0). The comparison, the runs (no
+    need ids) and the plots `kst-match scenario` draws for them."""
     from kst_match.geo.travel import RoadEstimate
-    from kst_match.scenarios import BASE, comparison, parse_scenario, sweep
+    from kst_match.outputs.scenarios import render_plots
+    from kst_match.scenarios import (
+        BASE,
+        capacity_curve,
+        comparison,
+        curve_runs,
+        parse_scenario,
+        sweep,
+    )
 
     with store.read() as session:
         report = read_day(session, _date(job))
@@ -91,17 +102,26 @@ def run_scenarios(store: Store, job: JobRow) -> Finish:
     ]
     seeds = range(job.params.get("seeds", 1))
     runs = [(s, seed) for s in [BASE, *scenarios] for seed in seeds]
-    outcomes = sweep(report.day, runs, RoadEstimate(), stopping_rule(job.params), workers=1)
-    result = {
-        "comparison": comparison(outcomes),
+    curve = job.params.get("capacity_curve", False)
+    extra = curve_runs() if curve else []
+    stop = stopping_rule(job.params)
+    outcomes = sweep(report.day, [*runs, *extra], RoadEstimate(), stop, workers=1)
+    compared = outcomes[: len(runs)]
+    points = capacity_curve(outcomes[0], outcomes[len(runs) :]) if curve else []
+    result: dict[str, Any] = {
+        "comparison": comparison(compared),
         "runs": [
             {k: v for k, v in dataclasses.asdict(o).items() if k != "unserved_ids"}
-            for o in outcomes
+            for o in compared
         ],
     }
+    if curve:
+        result["capacity_curve"] = points
+    plots = render_plots(compared, points)
 
     def finish(session: Session, row: JobRow) -> None:
         row.result = result
+        session.add_all(JobPlot(job_id=row.id, name=n, png=png) for n, png in plots.items())
 
     return finish
 
