@@ -42,7 +42,7 @@ kst-match keeps its other objectives (continuity, a resident's needs together, b
 minimises travel alone. Both get the same time limit (VROOM's ``timeout``; it may stop sooner)
 and the same threads, one after the other, at each limit; the load average is recorded.
 
-    python benchmarks/bench_peers.py [--time-limits 5 30] [--exploration 5] [--threads 2]
+    python benchmarks/bench_peers.py [--time-limits 5 30] [--runs 3] [--exploration 5] [--threads 2]
 """
 
 from __future__ import annotations
@@ -53,6 +53,7 @@ import json
 import math
 import os
 import platform
+import statistics
 import sys
 import time
 from dataclasses import dataclass
@@ -384,6 +385,7 @@ def main() -> None:
     parser.add_argument("--time-limits", type=float, nargs="*", default=[5.0, 30.0])
     parser.add_argument("--exploration", type=int, default=5, help="VROOM exploration level")
     parser.add_argument("--threads", type=int, default=2, help="threads / processes, each")
+    parser.add_argument("--runs", type=int, default=3, help="repeats of each time limit")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
     args = parser.parse_args()
     console = Console()
@@ -393,7 +395,7 @@ def main() -> None:
     for mode in Transport:
         places.matrix(mode)  # computed once, outside both timings
     runs = []
-    for limit in args.time_limits:
+    for limit, run in itertools.product(args.time_limits, range(1, args.runs + 1)):
         load_before = os.getloadavg()[0]
         console.print(f"VROOM ({limit:g} s) ...")
         peer = run_vroom(day, places, args.exploration, args.threads, limit, continuity=False)
@@ -404,6 +406,7 @@ def main() -> None:
         runs.append(
             {
                 "time_limit_s": limit,
+                "run": run,
                 "load_before": round(load_before, 2),
                 "load_after": round(os.getloadavg()[0], 2),
                 "kst_match": ours,
@@ -423,11 +426,48 @@ def main() -> None:
             "cpus": os.cpu_count(),
         },
         "day": {"needs": len(day.needs), "volunteers": len(day.volunteers)},
+        "summary": _summary(runs),
         "runs": runs,
     }
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "peers.json").write_text(json.dumps(result, indent=2))
     console.print(f"written {args.out / 'peers.json'}")
+
+
+def _summary(runs: list[dict]) -> list[dict]:
+    """Per time limit: min / median / max over the runs of the ratios and of the figures
+    they come from."""
+    figures = {
+        "kst_travel_per_served_min": ("kst_match", "travel_per_served_min"),
+        "kst_served": ("kst_match", "served"),
+        "kst_continuity_kept": ("kst_match", "continuity_kept"),
+        "vroom_travel_per_served_min": ("vroom", "travel_per_served_min"),
+        "vroom_continuity_travel_per_served_min": ("vroom_continuity", "travel_per_served_min"),
+        "ratio_vs_vroom": ("ratios_kst_over_vroom", "travel_per_served"),
+        "ratio_vs_vroom_within_rules": (
+            "ratios_kst_over_vroom",
+            "travel_per_served_vs_vroom_within_rules",
+        ),
+        "ratio_vs_vroom_continuity": ("ratios_kst_over_vroom_continuity", "travel_per_served"),
+        "ratio_vs_vroom_continuity_within_rules": (
+            "ratios_kst_over_vroom_continuity",
+            "travel_per_served_vs_vroom_within_rules",
+        ),
+    }
+    out = []
+    for limit in sorted({r["time_limit_s"] for r in runs}):
+        mine = [r for r in runs if r["time_limit_s"] == limit]
+        row: dict = {"time_limit_s": limit, "runs": len(mine)}
+        for name, (part, key) in figures.items():
+            values = sorted(r[part][key] for r in mine)
+            row[name] = {
+                "min": values[0],
+                "median": statistics.median(values),
+                "max": values[-1],
+            }
+        row["load"] = [min(r["load_before"] for r in mine), max(r["load_after"] for r in mine)]
+        out.append(row)
+    return out
 
 
 def _ratios(ours: dict, peer: dict) -> dict[str, float | None]:
