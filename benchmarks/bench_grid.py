@@ -16,6 +16,7 @@ a check that every later run gave the same ones. ``--plot`` draws the capacity c
 bundled day (demand x1) from the grid with ``kst_match.outputs.scenarios``.
 
     python benchmarks/bench_grid.py [--runs 3] [--iterations 20] [--plot FILE.png]
+    python benchmarks/bench_grid.py --redraw --plot FILE.png   # from benchmarks/results/grid.json
     python benchmarks/bench_grid.py --demand 1 --engine ray --out benchmarks/results/grid_ray.json
 """
 
@@ -193,7 +194,15 @@ def main() -> None:
     parser.add_argument("--engine", choices=("local", "ray"), default="local")
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--plot", type=Path, help="write the capacity curve (demand x1) here")
+    parser.add_argument(
+        "--redraw",
+        action="store_true",
+        help="plan nothing: the failing level and the plot again from the curve in --out",
+    )
     args = parser.parse_args()
+    if args.redraw:
+        redraw(args.out, args.plot)
+        return
 
     day = check_day(DEFAULT_DAY_DIR).day
     volunteers = levels(1.0, 0.2, args.volunteers)
@@ -230,6 +239,18 @@ def main() -> None:
         print(f"run {k + 1}: " + json.dumps(run), flush=True)
         write(result, cells, first, args.out, args.plot)  # kept after every run
     print(json.dumps({k: v for k, v in result.items() if k not in ("outcomes", "runs")}, indent=2))
+
+
+def redraw(out: Path, plot: Path | None) -> None:
+    """The level at which urgent needs start failing, and the plot, from the capacity curve a
+    run recorded in ``out`` (the plans are the same on every run: only the drawing is new)."""
+    result = json.loads(out.read_text())
+    curve = result["capacity_curve"]
+    result["urgent_failing_at_level"] = failing_level(curve)
+    if plot:
+        plot_capacity_curve(curve, plot)
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"urgent needs start failing at level {result['urgent_failing_at_level']}")
 
 
 def write(

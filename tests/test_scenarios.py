@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 from kst_match.cli import app
 from kst_match.geo.areas import Areas
 from kst_match.model import Day, Partner, Reason, Site
+from kst_match.outputs.scenarios import failing_level
 from kst_match.scenarios import (
     BASE,
     ScenarioError,
@@ -363,3 +364,16 @@ def test_a_scenario_name_is_drawn_as_written_not_read_as_a_formula() -> None:
     plots = render_plots([ran])
     assert list(plots) == ["unserved_by_ward"]  # no capacity curve without its points
     assert plots["unserved_by_ward"].startswith(b"\x89PNG\r\n\x1a\n")
+
+
+def test_urgent_needs_nobody_can_serve_do_not_make_the_hub_fail_at_every_level() -> None:
+    # 3 urgent needs, one out of every volunteer's reach: 2 served down to 50%, 1 at 30%.
+    curve = [
+        {"level": 1.0, "urgent_needs": 3, "urgent_served": 2},
+        {"level": 0.5, "urgent_needs": 3, "urgent_served": 2},
+        {"level": 0.3, "urgent_needs": 3, "urgent_served": 1},
+        {"level": 0.2, "urgent_needs": 3, "urgent_served": 0},
+    ]
+    assert failing_level(curve) == 0.3
+    assert failing_level(curve[:2]) is None
+    assert failing_level([]) is None

@@ -97,8 +97,14 @@ def _png(draw: Callable[[BinaryIO], None]) -> bytes:
 
 
 def failing_level(curve: Sequence[dict[str, Any]]) -> float | None:
-    """The highest volunteer level (share) at which some urgent need goes unserved."""
-    failing = [p["level"] for p in curve if p["urgent_served"] < p["urgent_needs"]]
+    """The highest volunteer level (share) at which fewer urgent needs are served than with the
+    most volunteers on the curve: where the hub starts failing urgent needs for want of
+    volunteers. An urgent need that even every volunteer leaves unserved (out of everyone's
+    reach or time, or no partner's place) is not one that fewer volunteers fail."""
+    if not curve:
+        return None
+    best = max(curve, key=lambda p: p["level"])["urgent_served"]
+    failing = [p["level"] for p in curve if p["urgent_served"] < best]
     return max(failing, default=None)
 
 
