@@ -377,3 +377,31 @@ def test_urgent_needs_nobody_can_serve_do_not_make_the_hub_fail_at_every_level()
     assert failing_level(curve) == 0.3
     assert failing_level(curve[:2]) is None
     assert failing_level([]) is None
+
+
+def test_volunteers_needed_when_even_all_leave_an_urgent_need_nobody_can_reach() -> None:
+    from kst_match.scenarios import volunteers_needed
+
+    # "early" wants a visit before anyone's shift starts: no number of volunteers serves it.
+    # "a" needs one volunteer: of the two, one is enough to serve all that can be served.
+    dbs = {"skills": "dbs_checked"}
+    day = day_of(
+        [
+            need(
+                "early",
+                1,
+                1,
+                kind="welfare_visit",
+                priority="urgent",
+                window_start="06:00",
+                window_end="07:00",
+            ),
+            need("a", 1, 2, kind="welfare_visit", priority="urgent"),
+        ],
+        [volunteer("v1", 0, 0, **dbs), volunteer("v2", 0, 1, **dbs)],
+    )
+    needed = volunteers_needed(day, TRAVEL, SMALL_DAY_RULE)
+    assert needed["enough_today"] is False
+    assert needed["unserved_with_all"] == 1
+    assert needed["volunteers_needed"] == 1
+    assert needed["share"] == 0.5

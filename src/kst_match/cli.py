@@ -630,18 +630,21 @@ def _comparison_table(rows: list[dict]) -> object:
 
 
 def _needed_text(needed: dict) -> str:
-    if not needed["enough_today"]:
-        return (
-            f"Even all {needed['volunteers_today']} volunteers leave some urgent or high-priority"
-            " need unserved."
-        )
     skills = ", ".join(
         f"{k} {v} of {needed['skills_today'][k]}" for k, v in needed["skills"].items()
     )
+    served = (
+        "Every urgent and high-priority need is served"
+        if needed["enough_today"]
+        else (
+            f"Even all {needed['volunteers_today']} volunteers leave"
+            f" {needed['unserved_with_all']} urgent or high-priority needs unserved (see their"
+            " reasons in the base plan); as many of the others are served"
+        )
+    )
     return (
-        f"Every urgent and high-priority need is served with {needed['volunteers_needed']} of"
-        f" today's {needed['volunteers_today']} volunteers ({needed['share']:.0%}); their skills:"
-        f" {skills} ({needed['plans']} plans)."
+        f"{served} with {needed['volunteers_needed']} of today's {needed['volunteers_today']}"
+        f" volunteers ({needed['share']:.0%}); their skills: {skills} ({needed['plans']} plans)."
     )
 
 

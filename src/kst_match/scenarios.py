@@ -769,26 +769,36 @@ def volunteers_needed(
     progress: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """The fewest of today's volunteers (drawn at random with ``seed``, nested as in
-    :func:`level_scenario`) with whom every urgent and high-priority need is served, by
-    bisection over their number, and their skills and transport beside today's.
+    :func:`level_scenario`) with whom as many urgent and high-priority needs are served as with
+    all of them, by bisection over their number, and their skills and transport beside
+    today's. ``enough_today``: all of them serve every such need; if not, ``unserved_with_all``
+    says how many even all of them leave (out of everyone's reach or time, or no partner's
+    place), which more volunteers like today's would not serve either.
 
     Assumes more volunteers never serve fewer of those needs (true of the nested draw up to
     the search's own variation); ``plans`` counts the plans made."""
     n = len(day.volunteers)
-    tried: dict[int, bool] = {}
+    unserved: dict[int, int] = {}
 
-    def enough(kept: int) -> bool:
-        if kept not in tried:
+    def left(kept: int) -> int:
+        if kept not in unserved:
             if progress:
                 progress(f"trying {kept} of {n} volunteers")
             o = run_one(day, level_scenario(kept / n if n else 1.0), seed, travel, stop)
-            tried[kept] = o.urgent_and_high_unserved() == 0
-        return tried[kept]
+            unserved[kept] = o.urgent_and_high_unserved()
+        return unserved[kept]
 
-    result: dict[str, Any] = {"volunteers_today": n, "seed": seed}
-    if not enough(n):
-        result.update(enough_today=False, volunteers_needed=None, plans=len(tried))
-        return result
+    with_all = left(n)
+
+    def enough(kept: int) -> bool:
+        return left(kept) <= with_all
+
+    result: dict[str, Any] = {
+        "volunteers_today": n,
+        "seed": seed,
+        "enough_today": with_all == 0,
+        "unserved_with_all": with_all,
+    }
     low, high = 0, n  # not enough with ``low`` (or none at all), enough with ``high``
     if enough(0):
         high = 0
@@ -800,13 +810,12 @@ def volunteers_needed(
             low = mid
     kept = apply(day, level_scenario(high / n if n else 1.0), seed).volunteers
     result.update(
-        enough_today=True,
         volunteers_needed=high,
         share=round(high / n, 3) if n else 1.0,
         skills={s.value: _count(kept, s) for s in Skill},
         skills_today={s.value: _count(day.volunteers, s) for s in Skill},
         transport=dict(sorted(Counter(v.transport.value for v in kept).items())),
-        plans=len(tried),
+        plans=len(unserved),
     )
     return result
 
