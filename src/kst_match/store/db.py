@@ -99,6 +99,12 @@ class Store:
         else:
             self.engine = create_engine(parsed, pool_size=20, max_overflow=20, pool_pre_ping=True)
             self.writer = self.engine
+        self.reader = self.engine
+        if not self.sqlite:
+            # At PostgreSQL's READ COMMITTED each statement sees its own snapshot, in a
+            # transaction or not: reading without one saves the BEGIN and ROLLBACK round trips,
+            # and a ROLLBACK would also drop psycopg's prepared statements.
+            self.reader = self.engine.execution_options(isolation_level="AUTOCOMMIT")
         # SQLite admits one writer at a time. The threads of this process take turns here, each
         # woken as soon as the one before it commits; in SQLite's busy handler they would sleep
         # and retry at growing intervals (up to 100 ms a try), and a newcomer could take the
@@ -123,8 +129,8 @@ class Store:
 
     @contextmanager
     def read(self) -> Iterator[Session]:
-        """A session for reading (no write lock taken)."""
-        with Session(self.engine, expire_on_commit=False) as session:
+        """A session for reading (no write lock taken; on PostgreSQL, no transaction)."""
+        with Session(self.reader, expire_on_commit=False) as session:
             yield session
 
     @contextmanager
