@@ -12,11 +12,16 @@ p99 (ms; Locust's histogram, rounded to 2 significant figures above 100 ms), req
 errors, and the load average before and after; also the commit, the database and its server
 version. Written to ``benchmarks/results/api.json``.
 
+Locust starts all the apps within a few milliseconds, so each run opens with 100 requests at
+once, then 100 reports. The run's figures include that start; ``after_start`` gives the same
+figures, exact (from every request's time), for the requests begun ``--settle`` seconds or
+more after the run's first, with how many took over 50 ms before and after.
+
 PostgreSQL: the server named by ``KST_MATCH_TEST_POSTGRES_URL`` (a fresh database on it), or
 else a throwaway server started with ``scripts/pg-test-server start --durable`` (fsync on).
 
     python benchmarks/bench_api.py [--db sqlite postgresql] [--runs 3] [--seconds 60]
-        [--users 100] [--wait 1 2] [--workers 1] [--iterations 20]
+        [--users 100] [--wait 1 2] [--workers 1] [--iterations 20] [--settle 5]
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import math
 import os
 import platform
 import re
@@ -217,6 +223,7 @@ def run_locust(
         "KST_BENCH_TOKENS": str(setup),
         "KST_BENCH_WAIT_MIN": str(args.wait[0]),
         "KST_BENCH_WAIT_MAX": str(args.wait[1]),
+        "KST_BENCH_TIMINGS": f"{prefix}_timings.json",
     }
     load_before = os.getloadavg()
     cpu_before = cpu_seconds(server_pid)
@@ -238,9 +245,11 @@ def run_locust(
         rows = list(csv.DictReader(f))
     by_name = {row["Name"]: _figures(row) for row in rows}
     total = by_name.pop("Aggregated")
+    timings = json.loads(Path(f"{prefix}_timings.json").read_text(encoding="utf-8"))
     return {
         **total,
         "server_cpu_ms_per_request": round(cpu * 1000 / max(1, total["requests"]), 2),
+        "after_start": after_start(timings, args.settle),
         "by_request": by_name,
         "load_before": [round(x, 2) for x in load_before],
         "load_after": [round(x, 2) for x in load_after],
@@ -255,6 +264,34 @@ def _figures(row: dict[str, str]) -> dict[str, Any]:
         "p99_ms": float(row["99%"]),
         "max_ms": float(row["Max Response Time"]),
         "requests_per_s": round(float(row["Requests/s"]), 1),
+    }
+
+
+SLOW_MS = 50.0
+
+
+def _rank(sorted_ms: list[float], q: float) -> float:
+    """The ``q`` quantile by nearest rank (ms)."""
+    return sorted_ms[max(0, math.ceil(q * len(sorted_ms)) - 1)]
+
+
+def after_start(timings: list[list[Any]], settle: float) -> dict[str, Any]:
+    """Exact figures of the requests begun ``settle`` seconds or more after the run's first
+    (``timings``: start in s, response time in ms, name, success), and how many requests took
+    over 50 ms before and after that moment."""
+    first = min(t[0] for t in timings)
+    later = sorted(t[1] for t in timings if t[0] - first >= settle)
+    early = [t[1] for t in timings if t[0] - first < settle]
+    return {
+        "settle_s": settle,
+        "requests": len(later),
+        "errors": sum(1 for t in timings if t[0] - first >= settle and not t[3]),
+        "p50_ms": round(_rank(later, 0.5), 1),
+        "p99_ms": round(_rank(later, 0.99), 1),
+        "max_ms": round(later[-1], 1),
+        "over_50ms": sum(1 for ms in later if ms > SLOW_MS),
+        "over_50ms_in_start": sum(1 for ms in early if ms > SLOW_MS),
+        "requests_in_start": len(early),
     }
 
 
@@ -316,6 +353,8 @@ def bench_database(kind: str, args: argparse.Namespace, folder: Path) -> dict[st
         "p50_ms_median": statistics.median(r["p50_ms"] for r in runs),
         "p99_ms_median": statistics.median(r["p99_ms"] for r in runs),
         "p99_ms_max": max(r["p99_ms"] for r in runs),
+        "after_start_p99_ms_median": statistics.median(r["after_start"]["p99_ms"] for r in runs),
+        "after_start_p99_ms_max": max(r["after_start"]["p99_ms"] for r in runs),
         "requests_per_s_median": statistics.median(r["requests_per_s"] for r in runs),
         "server_cpu_ms_per_request_median": statistics.median(
             r["server_cpu_ms_per_request"] for r in runs
@@ -332,7 +371,7 @@ def _coordinator_token(env: dict[str, str]) -> str:
 def report(result: dict[str, Any]) -> None:
     table = Table(title=f"API under {result['users']} street champion apps ({result['commit']})")
     columns = ("database", "run", "requests", "req/s", "p50 ms", "p99 ms", "max ms", "errors")
-    for col in (*columns, "server CPU ms/req"):
+    for col in (*columns, "after start: p50 / p99 / max ms", "server CPU ms/req"):
         table.add_column(col, justify="right" if col not in ("database",) else "left")
     table.add_column("load before/after")
     for db in result["databases"]:
@@ -346,6 +385,7 @@ def report(result: dict[str, Any]) -> None:
                 f"{r['p99_ms']:.0f}",
                 f"{r['max_ms']:.0f}",
                 str(r["errors"]),
+                "{p50_ms:.0f} / {p99_ms:.0f} / {max_ms:.0f}".format(**r["after_start"]),
                 f"{r['server_cpu_ms_per_request']:.2f}",
                 f"{r['load_before'][0]:.2f} / {r['load_after'][0]:.2f}",
             )
@@ -361,6 +401,12 @@ def main() -> None:
     parser.add_argument("--wait", type=float, nargs=2, default=[1.0, 2.0], metavar=("MIN", "MAX"))
     parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
     parser.add_argument("--iterations", type=int, default=20, help="the plan's stopping rule")
+    parser.add_argument(
+        "--settle",
+        type=float,
+        default=5.0,
+        help="seconds of each run's start left out of the after_start figures",
+    )
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
     if args.runs < 3:

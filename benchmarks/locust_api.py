@@ -2,7 +2,9 @@
 
 Each user holds one volunteer's token (from the JSON file named by KST_BENCH_TOKENS: a list of
 tokens and the day's date) and, in a loop with a think time between visits, pulls today's
-assignments and reports the next one done or failed, each report with a fresh report_id.
+assignments and reports the next one done or failed, each report with a fresh report_id. With
+KST_BENCH_TIMINGS set, every request's start (Unix time, s), response time (ms), name and
+success are written to that JSON file when Locust stops.
 
     locust -f benchmarks/locust_api.py --headless -u 100 -r 100 -t 60s --host http://...
 """
@@ -15,8 +17,9 @@ import os
 import threading
 import uuid
 from pathlib import Path
+from typing import Any
 
-from locust import FastHttpUser, between, task
+from locust import FastHttpUser, between, events, task
 
 _SETUP = json.loads(Path(os.environ["KST_BENCH_TOKENS"]).read_text(encoding="utf-8"))
 _TOKENS = itertools.cycle(_SETUP["tokens"])
@@ -26,6 +29,22 @@ _WAIT = (
     float(os.environ.get("KST_BENCH_WAIT_MAX", "2")),
 )
 _REASONS = ("not_home", "refused", "could_not_collect", "volunteer_unwell")
+_TIMINGS = os.environ.get("KST_BENCH_TIMINGS")
+_requests: list[tuple[float, float, str, bool]] = []
+
+
+@events.request.add_listener
+def _timed(
+    name: str, response_time: float, start_time: float, exception: Any = None, **_: Any
+) -> None:
+    if _TIMINGS:
+        _requests.append((start_time, response_time, name, exception is None))
+
+
+@events.quitting.add_listener
+def _write_timings(**_: Any) -> None:
+    if _TIMINGS:
+        Path(_TIMINGS).write_text(json.dumps(_requests), encoding="utf-8")
 
 
 class StreetChampion(FastHttpUser):

@@ -4,6 +4,7 @@ real-server tests (test_api_e2e, test_api_faults) use every role over HTTP."""
 
 from __future__ import annotations
 
+import gc
 import re
 import uuid
 from collections.abc import Iterator
@@ -338,3 +339,14 @@ def test_the_openapi_document_lists_every_endpoint_with_examples(fresh: str) -> 
         assert schemas[name]["examples"], name
     upload = document["paths"]["/v1/days/{date}/{kind}"]["post"]["requestBody"]["content"]
     assert set(upload) == {"text/csv", "application/json"}
+
+
+def test_what_start_up_made_is_out_of_the_collectors_sight_while_serving(fresh: str) -> None:
+    """A full collection pauses every request in flight; the objects of start-up (modules, the
+    app, the schema: over 10,000) are frozen while the server runs, and unfrozen when it
+    stops."""
+    with TestClient(create_app(Settings(database_url=fresh))) as client:
+        assert client.get("/v1/health").status_code == 200
+        frozen = gc.get_freeze_count()
+    assert frozen > 10_000
+    assert gc.get_freeze_count() == 0

@@ -1,4 +1,5 @@
-"""The throwaway PostgreSQL databases the API's tests run against."""
+"""The throwaway PostgreSQL databases the API's tests run against, and how the store uses
+PostgreSQL's transactions."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import OperationalError
 
+from kst_match.store import Store
 from tests.pg import fresh_database, server_url_or_skip
 
 
@@ -45,3 +47,19 @@ def test_the_fixture_gives_a_postgresql_url(postgres_url: str) -> None:
             )
     finally:
         engine.dispose()
+
+
+def test_the_store_reads_outside_a_transaction_and_writes_inside_one(postgres_url: str) -> None:
+    """At READ COMMITTED a transaction gives a read nothing (each statement sees its own
+    snapshot) and costs a BEGIN and a ROLLBACK round trip: reads run without one."""
+    store = Store(postgres_url)
+    try:
+        with store.read() as session:
+            assert session.execute(text("SELECT 1")).scalar_one() == 1
+            reading = session.connection().connection.driver_connection.info.transaction_status
+        with store.write() as session:
+            assert session.execute(text("SELECT 1")).scalar_one() == 1
+            writing = session.connection().connection.driver_connection.info.transaction_status
+    finally:
+        store.dispose()
+    assert (reading.name, writing.name) == ("IDLE", "INTRANS")

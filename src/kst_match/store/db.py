@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -98,6 +99,18 @@ class Store:
         else:
             self.engine = create_engine(parsed, pool_size=20, max_overflow=20, pool_pre_ping=True)
             self.writer = self.engine
+        self.reader = self.engine
+        if not self.sqlite:
+            # At PostgreSQL's READ COMMITTED each statement sees its own snapshot, in a
+            # transaction or not: reading without one saves the BEGIN and ROLLBACK round trips,
+            # and a ROLLBACK would also drop psycopg's prepared statements.
+            self.reader = self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        # SQLite admits one writer at a time. The threads of this process take turns here, each
+        # woken as soon as the one before it commits; in SQLite's busy handler they would sleep
+        # and retry at growing intervals (up to 100 ms a try), and a newcomer could take the
+        # lock ahead of a thread that had waited half a second. Other processes still meet
+        # SQLite's lock and its busy timeout.
+        self._write_turn = threading.Lock() if self.sqlite else None
         if migrate:
             self.migrate()
 
@@ -116,15 +129,24 @@ class Store:
 
     @contextmanager
     def read(self) -> Iterator[Session]:
-        """A session for reading (no write lock taken)."""
-        with Session(self.engine, expire_on_commit=False) as session:
+        """A session for reading (no write lock taken; on PostgreSQL, no transaction)."""
+        with Session(self.reader, expire_on_commit=False) as session:
             yield session
 
     @contextmanager
     def write(self) -> Iterator[Session]:
         """A session in one transaction that holds the write lock from its start (SQLite),
-        committed at the end of the block, rolled back on an exception."""
-        with Session(self.writer, expire_on_commit=False) as session, session.begin():
+        committed at the end of the block, rolled back on an exception. On SQLite, writers of
+        this process wait for their turn before they begin."""
+        if self._write_turn is None:
+            with Session(self.writer, expire_on_commit=False) as session, session.begin():
+                yield session
+            return
+        with (
+            self._write_turn,
+            Session(self.writer, expire_on_commit=False) as session,
+            session.begin(),
+        ):
             yield session
 
     def dispose(self) -> None:

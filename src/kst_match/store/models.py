@@ -141,7 +141,10 @@ class ReportRow(Base):
     idempotent."""
 
     __tablename__ = "reports"
-    __table_args__ = (Index("ix_reports_date_need", "date", "need_id"),)
+    __table_args__ = (
+        Index("ix_reports_date_need", "date", "need_id"),
+        Index("ix_reports_date_volunteer", "date", "volunteer_id"),  # a volunteer's statuses
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     report_id: Mapped[str] = mapped_column(ID, unique=True)
