@@ -16,7 +16,7 @@ from collections.abc import Mapping
 import numpy as np
 from ortools.graph.python import min_cost_flow
 
-from kst_match.model import Day, Need, ServiceKind
+from kst_match.model import Day, ServiceKind
 from kst_match.solve import weights
 from kst_match.triage import Triage
 
@@ -109,33 +109,51 @@ def admit(day: Day, tri: Triage, used: Counter[Key] | None = None) -> frozenset[
     for need in day.needs:
         if need.id in tri.rejected:
             continue
-        volunteers = set(tri.volunteers.get(need.id, ()))
-        mine = [p for p in tri.partners.get(need.id, ()) if volunteers & members.get(p, set())]
+        volunteers = tri.volunteers.get(need.id, ())
+        mine = [
+            p
+            for p in tri.partners.get(need.id, ())
+            if not members.get(p, set()).isdisjoint(volunteers)
+        ]
         if mine:
             options[need.id] = mine
             asking.update((p, need.kind) for p in mine)
     tight = _tight(left, asking)
     if not tight:
         return frozenset()
-
     needs = sorted(options)
+    # Where every need gets a place, who is nearer cannot matter: distances only if not.
+    given = _give(day, needs, options, tight, left, {})
+    if len(given) < len(needs):
+        given = _give(
+            day, needs, options, tight, left, _nearness(day, tri, options, tight, members)
+        )
+    return frozenset(n for n in needs if n not in given)
+
+
+def _give(
+    day: Day,
+    needs: list[str],
+    options: dict[str, list[str]],
+    tight: set[Key],
+    left: Mapping[Key, int | None],
+    near: Mapping[tuple[str, str], int],
+) -> set[str]:
+    """The needs given a place by a min-cost flow: leaving a need out costs its value, a place
+    that can run out costs 1 + the partner's rank in triage + ``near`` (hectometres)."""
     flow = min_cost_flow.SimpleMinCostFlow()
     sink = len(needs)
     keys: dict[Key, int] = {}
     arcs: list[tuple[int, str]] = []
-    homes = {v.id: (v.lon, v.lat) for v in day.volunteers}
     for i, need_id in enumerate(needs):
         need = day.need(need_id)
-        volunteers = tri.volunteers[need_id]
         for rank, partner in enumerate(options[need_id]):
             key = (partner, need.kind)
             if key not in keys:
                 keys[key] = sink + 1 + len(keys)
             cost = 0  # a place that cannot run out is free: the scarce ones go to others
             if key in tight:
-                theirs = [homes[v] for v in volunteers if v in members[partner]]
-                # Hectometres: under 200 across the borough, far below the value of any need.
-                cost = 1 + rank + _nearest_m(day, need, theirs) // 100
+                cost = 1 + rank + near.get((need_id, partner), 0)
             arcs.append((flow.add_arc_with_capacity_and_unit_cost(i, keys[key], 1, cost), need_id))
         flow.add_arc_with_capacity_and_unit_cost(
             i, sink, 1, weights.need_value(need, day.equity) // 1000
@@ -148,8 +166,39 @@ def admit(day: Day, tri: Triage, used: Counter[Key] | None = None) -> frozenset[
     flow.set_node_supply(sink, -len(needs))
     if flow.solve() != flow.OPTIMAL:  # cannot happen: every need has an arc to the sink
         raise RuntimeError("partner admission failed")
-    given = {need_id for arc, need_id in arcs if flow.flow(arc) > 0}
-    return frozenset(n for n in needs if n not in given)
+    return {need_id for arc, need_id in arcs if flow.flow(arc) > 0}
+
+
+def _nearness(
+    day: Day,
+    tri: Triage,
+    options: dict[str, list[str]],
+    tight: set[Key],
+    members: dict[str, set[str]],
+) -> dict[tuple[str, str], int]:
+    """(need, partner) -> hectometres from the nearest home of the partner's volunteers
+    qualified for the need, by way of its site for a delivery, for the places that can run out
+    (under 200 across the borough: far below the value of any need)."""
+    order = {v.id: i for i, v in enumerate(day.volunteers)}
+    lon = np.array([v.lon for v in day.volunteers])
+    lat = np.array([v.lat for v in day.volunteers])
+    everyone = np.arange(len(order))
+    member = {p: np.isin(everyone, [order[v] for v in vs]) for p, vs in members.items()}
+    near: dict[tuple[str, str], int] = {}
+    for need_id, partners in options.items():
+        need = day.need(need_id)
+        scarce = [p for p in partners if (p, need.kind) in tight]
+        if not scarce:
+            continue
+        qualified = np.fromiter((order[v] for v in tri.volunteers[need_id]), dtype=np.int64)
+        site = day.site(need.site) if need.site and need.kind.is_delivery else None
+        via = (site.lon, site.lat) if site is not None else (need.lon, need.lat)
+        onward = _metres_1(site.lon, site.lat, need.lon, need.lat) if site is not None else 0.0
+        for p in scarce:
+            theirs = qualified[member[p][qualified]]
+            metres = float(_metres(lon[theirs], lat[theirs], *via).min()) + onward
+            near[(need_id, p)] = int(metres) // 100
+    return near
 
 
 def _tight(left: Mapping[Key, int | None], asking: Counter[Key]) -> set[Key]:
@@ -166,18 +215,8 @@ def _members(day: Day) -> dict[str, set[str]]:
     return members
 
 
-def _nearest_m(day: Day, need: Need, homes: list[tuple[float, float]]) -> int:
-    """Straight-line metres from the nearest of ``homes`` to ``need``, by way of its site for a
-    delivery (equirectangular: exact enough across a borough)."""
-    if not homes:
-        return 0
-    lon, lat = np.array(homes).T
-    site = day.site(need.site) if need.site and need.kind.is_delivery else None
-    via = (site.lon, site.lat) if site is not None else (need.lon, need.lat)
-    metres = _metres(lon, lat, *via)
-    if site is not None:
-        metres = metres + _metres(np.array([site.lon]), np.array([site.lat]), need.lon, need.lat)
-    return int(metres.min())
+def _metres_1(lon: float, lat: float, lon0: float, lat0: float) -> float:
+    return float(_metres(np.array([lon]), np.array([lat]), lon0, lat0)[0])
 
 
 def _metres(lon: np.ndarray, lat: np.ndarray, lon0: float, lat0: float) -> np.ndarray:
