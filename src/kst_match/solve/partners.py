@@ -5,6 +5,9 @@ volunteer belongs to. Partners' daily places per service are given out by a min-
 the needs the plan serves: as many as capacity allows, and where it does not, the needs left
 without a partner are the least valuable (urgent needs keep their place first). Places are
 only ever held by needs the plan actually serves.
+
+Before routing, ``admit`` gives the places out once over every need (the final count above
+still decides), so that the routing search leaves out the needs no partner can take today.
 """
 
 from __future__ import annotations
