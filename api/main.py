@@ -7,9 +7,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 
-from api.deps import RateLimits
+from api.deps import RateLimits, validation_error
 from api.jobs import JobRunner
 from api.openapi import document_errors
 from api.routers import coordinator, health, partner, planner, volunteer
@@ -65,6 +66,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.add_exception_handler(RequestValidationError, validation_error)  # type: ignore[arg-type]
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

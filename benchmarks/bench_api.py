@@ -12,16 +12,20 @@ p99 (ms; Locust's histogram, rounded to 2 significant figures above 100 ms), req
 errors, and the load average before and after; also the commit, the database and its server
 version. Written to ``benchmarks/results/api.json``.
 
-Locust starts all the apps within a few milliseconds, so each run opens with 100 requests at
-once, then 100 reports. The run's figures include that start; ``after_start`` gives the same
-figures, exact (from every request's time), for the requests begun ``--settle`` seconds or
-more after the run's first, with how many took over 50 ms before and after.
+The apps start ``--spawn-rate`` a second (20: the 100 apps over 5 s, as phones come on over a
+few seconds, never all in the same instant). ``--spawn-rate 100`` starts them all within a few
+milliseconds, so that a run opens with 100 requests at once, then 100 reports: a stress
+figure. The run's figures (p50, p99) are over every request, the start included;
+``after_start`` gives the same figures, exact (from every request's time), for the requests
+begun ``--settle`` seconds or more after the run's first, with how many took over 50 ms before
+and after.
 
 PostgreSQL: the server named by ``KST_MATCH_TEST_POSTGRES_URL`` (a fresh database on it), or
 else a throwaway server started with ``scripts/pg-test-server start --durable`` (fsync on).
 
     python benchmarks/bench_api.py [--db sqlite postgresql] [--runs 3] [--seconds 60]
-        [--users 100] [--wait 1 2] [--workers 1] [--iterations 20] [--settle 5]
+        [--users 100] [--spawn-rate 20] [--wait 1 2] [--workers 1] [--iterations 20]
+        [--settle 5]
 """
 
 from __future__ import annotations
@@ -230,7 +234,7 @@ def run_locust(
     command = [
         *LOCUST,
         *("-f", str(LOCUSTFILE), "--headless", "--only-summary", "--loglevel", "WARNING"),
-        *("-u", str(args.users), "-r", str(args.users), "-t", f"{args.seconds}s"),
+        *("-u", str(args.users), "-r", str(args.spawn_rate), "-t", f"{args.seconds}s"),
         *("--host", base, "--csv", str(prefix), "--exit-code-on-error", "0"),
     ]
     subprocess.run(
@@ -369,7 +373,11 @@ def _coordinator_token(env: dict[str, str]) -> str:
 
 
 def report(result: dict[str, Any]) -> None:
-    table = Table(title=f"API under {result['users']} street champion apps ({result['commit']})")
+    title = (
+        f"API under {result['users']} street champion apps, started"
+        f" {result['spawn_rate_per_s']:g} a second ({result['commit']})"
+    )
+    table = Table(title=title)
     columns = ("database", "run", "requests", "req/s", "p50 ms", "p99 ms", "max ms", "errors")
     for col in (*columns, "after start: p50 / p99 / max ms", "server CPU ms/req"):
         table.add_column(col, justify="right" if col not in ("database",) else "left")
@@ -398,6 +406,12 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--seconds", type=int, default=60)
     parser.add_argument("--users", type=int, default=100)
+    parser.add_argument(
+        "--spawn-rate",
+        type=float,
+        default=20.0,
+        help="apps started per second (Locust's -r); --spawn-rate 100 starts all at once",
+    )
     parser.add_argument("--wait", type=float, nargs=2, default=[1.0, 2.0], metavar=("MIN", "MAX"))
     parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
     parser.add_argument("--iterations", type=int, default=20, help="the plan's stopping rule")
@@ -421,6 +435,7 @@ def main() -> None:
         "what": "street champion apps: GET /v1/me/assignments, then POST a report",
         "commit": commit(),
         "users": args.users,
+        "spawn_rate_per_s": args.spawn_rate,
         "seconds_per_run": args.seconds,
         "wait_s": args.wait,
         "server_workers": args.workers,

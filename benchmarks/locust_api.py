@@ -6,7 +6,7 @@ assignments and reports the next one done or failed, each report with a fresh re
 KST_BENCH_TIMINGS set, every request's start (Unix time, s), response time (ms), name and
 success are written to that JSON file when Locust stops.
 
-    locust -f benchmarks/locust_api.py --headless -u 100 -r 100 -t 60s --host http://...
+    locust -f benchmarks/locust_api.py --headless -u 100 -r 20 -t 60s --host http://...
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ from fastapi.testclient import TestClient
 from api import Settings, create_app
 from kst_match.model import Day, Plan
 from kst_match.paths import DEFAULT_DAY_DIR
-from kst_match.store import Store, plans
+from kst_match.store import Store, auth, plans
 from tests.api_server import (
     add_token,
     bearer,
@@ -350,3 +350,45 @@ def test_what_start_up_made_is_out_of_the_collectors_sight_while_serving(fresh: 
         frozen = gc.get_freeze_count()
     assert frozen > 10_000
     assert gc.get_freeze_count() == 0
+
+
+def test_a_malformed_request_is_refused_for_its_caller_first(fresh: str) -> None:
+    """The street champion's two routes check their caller in their own worker thread, after
+    FastAPI has validated the request: a caller who may not call them still gets 401, 403 or
+    429 for a malformed request, as from every other route, and only a caller who may gets
+    422."""
+    settings = Settings(database_url=fresh, report_rate_limit="2/minute")
+    volunteer = add_token(fresh, "volunteer", volunteer="V00001")
+    coordinator = add_token(fresh, "coordinator")
+    revoked = add_token(fresh, "volunteer", volunteer="V00002")
+    store = Store(fresh)
+    with store.write() as session:
+        [token_id] = [t.token_id for t, u in auth.tokens(session) if u.volunteer_id == "V00002"]
+        assert auth.revoke(session, token_id)
+    store.dispose()
+    bad_day = ("GET", "/v1/me/assignments?date=2026-02-30", {})
+    bad_report = ("POST", "/v1/me/assignments/1/report", {"json": {"outcome": "maybe"}})
+    bad_path = ("POST", "/v1/me/assignments/0/report", _report())
+    with TestClient(create_app(settings)) as client:
+        for method, path, arguments in (bad_day, bad_report, bad_path):
+            for headers, expected in (
+                ({}, 401),
+                (bearer(revoked), 401),
+                (bearer("not a token"), 401),
+                (bearer(coordinator), 403),
+            ):
+                response = client.request(method, path, headers=headers, **arguments)
+                assert response.status_code == expected, (path, headers, response.text)
+                assert response.json().keys() == {"detail"}
+                assert isinstance(response.json()["detail"], str)
+                if expected == 401:
+                    assert response.headers["WWW-Authenticate"] == "Bearer"
+        # A volunteer's malformed requests: 422; malformed reports count against the limit.
+        codes = [
+            client.request(method, path, headers=bearer(volunteer), **arguments).status_code
+            for method, path, arguments in (bad_day, bad_report, bad_path, bad_report)
+        ]
+        assert codes == [422, 422, 422, 429]
+        # A revoked token is refused on a well-formed request too.
+        day = client.get("/v1/me/assignments", params={"date": DATE}, headers=bearer(revoked))
+        assert day.status_code == 401

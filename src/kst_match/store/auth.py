@@ -7,7 +7,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.orm import Session
 
 from kst_match.store.db import now
@@ -91,15 +91,26 @@ def tokens(session: Session) -> list[tuple[TokenRow, UserRow]]:
     return [(t, u) for t, u in session.execute(query.order_by(TokenRow.created_at))]
 
 
-def lookup(session: Session, token: str) -> Principal | None:
-    """The principal of a live token, or None (unknown or revoked)."""
-    query = (
-        select(TokenRow, UserRow)
-        .join(UserRow, TokenRow.user_id == UserRow.id)
-        .where(TokenRow.sha256 == digest(token), TokenRow.revoked_at.is_(None))
+# Built once: columns rather than ORM objects, and SQLAlchemy's cache key for the statement is
+# worked out on its first use only. Every request but the health check runs it.
+_LOOKUP = (
+    select(
+        TokenRow.token_id,
+        UserRow.id,
+        UserRow.name,
+        UserRow.role,
+        UserRow.volunteer_id,
+        UserRow.partner_id,
     )
-    found = session.execute(query).first()
+    .select_from(TokenRow)
+    .join(UserRow, TokenRow.user_id == UserRow.id)
+    .where(TokenRow.sha256 == bindparam("sha256"), TokenRow.revoked_at.is_(None))
+)
+
+
+def lookup(session: Session | Connection, token: str) -> Principal | None:
+    """The principal of a live token, or None (unknown or revoked)."""
+    found = session.execute(_LOOKUP, {"sha256": digest(token)}).first()
     if found is None:
         return None
-    t, u = found
-    return Principal(t.token_id, u.id, u.name, u.role, u.volunteer_id, u.partner_id)
+    return Principal(*found)

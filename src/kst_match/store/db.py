@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import Session
 
@@ -132,6 +132,13 @@ class Store:
         """A session for reading (no write lock taken; on PostgreSQL, no transaction)."""
         with Session(self.reader, expire_on_commit=False) as session:
             yield session
+
+    @contextmanager
+    def connect(self) -> Iterator[Connection]:
+        """A connection for reading with SQLAlchemy Core: as ``read``, without the ORM session
+        (the street champions' requests read rows, not objects)."""
+        with self.reader.connect() as connection:
+            yield connection
 
     @contextmanager
     def write(self) -> Iterator[Session]:

@@ -7,7 +7,7 @@ import datetime as dt
 from collections import Counter
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Connection, Row, bindparam, func, select
 from sqlalchemy.orm import Session, defer
 
 from kst_match.model import Day, Plan, Stop, StopKind, format_clock
@@ -59,6 +59,37 @@ def published(session: Session, date: dt.date, documents: bool = True) -> PlanVe
             defer(PlanVersion.day_json, raiseload=True),
         )
     return session.scalars(query).first()
+
+
+# The street champions' statements, built once (SQLAlchemy works out a statement's cache key on
+# its first use only) and returning rows, not ORM objects.
+_PUBLISHED_HEAD = (
+    select(PlanVersion.id, PlanVersion.date, PlanVersion.version, PlanVersion.changed_volunteers)
+    .where(PlanVersion.date == bindparam("date"), PlanVersion.published_at.is_not(None))
+    .order_by(PlanVersion.version.desc())
+    .limit(1)
+)
+_MY_ASSIGNMENTS = (
+    select(AssignmentRow.id, AssignmentRow.order, AssignmentRow.need_id, AssignmentRow.view)
+    .where(
+        AssignmentRow.plan_version_id == bindparam("version_id"),
+        AssignmentRow.volunteer_id == bindparam("volunteer"),
+    )
+    .order_by(AssignmentRow.order)
+)
+_STATUSES = (
+    select(ReportRow.need_id, ReportRow.outcome, AssignmentRow.plan_version_id)
+    .join(AssignmentRow, ReportRow.assignment_id == AssignmentRow.id)
+    .where(ReportRow.date == bindparam("date"))
+    .order_by(ReportRow.id)
+)
+_STATUSES_OF = _STATUSES.where(ReportRow.volunteer_id == bindparam("volunteer"))
+
+
+def published_head(session: Session | Connection, date: dt.date) -> Row[Any] | None:
+    """The day's published plan as a row of ``id``, ``date``, ``version`` and
+    ``changed_volunteers`` only (no documents), or None."""
+    return session.execute(_PUBLISHED_HEAD, {"date": date.isoformat()}).first()
 
 
 def save_version(
@@ -177,21 +208,19 @@ def publish(session: Session, row: PlanVersion) -> PlanVersion:
     return row
 
 
-def statuses(session: Session, row: PlanVersion, volunteer: str | None = None) -> dict[str, str]:
+def statuses(
+    session: Session | Connection, row: PlanVersion | Row[Any], volunteer: str | None = None
+) -> dict[str, str]:
     """Each need's reported outcome in plan version ``row`` (of one volunteer, if given): the
     latest report on its assignment in this version, else ``done`` if it was reported done on
     an earlier version (a re-plan keeps done stops; a failed need is a new attempt)."""
-    query = (
-        select(ReportRow.need_id, ReportRow.outcome, AssignmentRow.plan_version_id)
-        .join(AssignmentRow, ReportRow.assignment_id == AssignmentRow.id)
-        .where(ReportRow.date == row.date)
-        .order_by(ReportRow.id)
-    )
-    if volunteer is not None:
-        query = query.where(ReportRow.volunteer_id == volunteer)
+    if volunteer is None:
+        reports = session.execute(_STATUSES, {"date": row.date})
+    else:
+        reports = session.execute(_STATUSES_OF, {"date": row.date, "volunteer": volunteer})
     found: dict[str, str] = {}
     latest: dict[str, str] = {}
-    for need, outcome, version_id in session.execute(query):
+    for need, outcome, version_id in reports:
         if version_id == row.id:
             latest[need] = outcome
         elif outcome == "done":
@@ -199,14 +228,11 @@ def statuses(session: Session, row: PlanVersion, volunteer: str | None = None) -
     return {**found, **latest}
 
 
-def my_assignments(session: Session, row: PlanVersion, volunteer: str) -> list[dict[str, Any]]:
+def my_assignments(
+    session: Session | Connection, row: PlanVersion | Row[Any], volunteer: str
+) -> list[dict[str, Any]]:
     """A volunteer's assignments in a plan version, in order, with their status."""
-    query = (
-        select(AssignmentRow)
-        .where(AssignmentRow.plan_version_id == row.id, AssignmentRow.volunteer_id == volunteer)
-        .order_by(AssignmentRow.order)
-    )
-    found = session.scalars(query).all()
+    found = session.execute(_MY_ASSIGNMENTS, {"version_id": row.id, "volunteer": volunteer}).all()
     status = statuses(session, row, volunteer) if found else {}
     return [
         {
