@@ -63,35 +63,13 @@ def assign_partners(
     needs = sorted(n for n in served_by if n not in fixed)
     if not needs:
         return {}, []
-    left = capacity_left(day, {}, used)
-    keys: dict[Key, int] = {}
-    flow = min_cost_flow.SimpleMinCostFlow()
-    sink = len(needs)
-    arcs: list[tuple[int, str, str]] = []  # (arc, need, partner)
-    for i, need_id in enumerate(needs):
-        need = day.need(need_id)
+    choices: dict[str, list[tuple[str, int]]] = {}
+    for need_id in needs:
         volunteer = day.volunteer(served_by[need_id])
         options = [p for p in tri.partners.get(need_id, ()) if p in volunteer.partners]
-        for rank, partner in enumerate(options):
-            key = (partner, need.kind)
-            if key not in keys:
-                keys[key] = sink + 1 + len(keys)
-            # A small cost by rank keeps the triage's order where capacity allows.
-            arc = flow.add_arc_with_capacity_and_unit_cost(i, keys[key], 1, rank)
-            arcs.append((arc, need_id, partner))
-        # Without a partner: costs what leaving the need out costs the objective.
-        flow.add_arc_with_capacity_and_unit_cost(
-            i, sink, 1, weights.need_value(need, day.equity) // 1000
-        )
-        flow.set_node_supply(i, 1)
-    for key, node in keys.items():
-        room = left.get(key)
-        cap = len(needs) if room is None else max(0, room)
-        flow.add_arc_with_capacity_and_unit_cost(node, sink, cap, 0)
-    flow.set_node_supply(sink, -len(needs))
-    if flow.solve() != flow.OPTIMAL:  # cannot happen: every need has an arc to the sink
-        raise RuntimeError("partner assignment failed")
-    partner_of = {need_id: partner for arc, need_id, partner in arcs if flow.flow(arc) > 0}
+        # A small cost by rank keeps the triage's order where capacity allows.
+        choices[need_id] = [(partner, rank) for rank, partner in enumerate(options)]
+    partner_of = _places(day, choices, capacity_left(day, {}, used))
     return partner_of, [n for n in needs if n not in partner_of]
 
 
@@ -142,22 +120,36 @@ def _give(
     left: Mapping[Key, int | None],
     near: Mapping[tuple[str, str], int],
 ) -> set[str]:
-    """The needs given a place by a min-cost flow: leaving a need out costs its value, a place
-    that can run out costs 1 + the partner's rank in triage + ``near`` (hectometres)."""
+    """The needs given a place: a place that cannot run out is free (the scarce ones go to
+    others), one that can costs 1 + the partner's rank in triage + ``near`` (hectometres)."""
+    choices: dict[str, list[tuple[str, int]]] = {}
+    for need_id in needs:
+        kind = day.need(need_id).kind
+        choices[need_id] = [
+            (p, 1 + rank + near.get((need_id, p), 0) if (p, kind) in tight else 0)
+            for rank, p in enumerate(options[need_id])
+        ]
+    return set(_places(day, choices, left))
+
+
+def _places(
+    day: Day, choices: Mapping[str, list[tuple[str, int]]], left: Mapping[Key, int | None]
+) -> dict[str, str]:
+    """Need -> partner by a min-cost flow over ``choices`` (need -> (partner, cost) in order)
+    and the places ``left``; leaving a need out costs what it costs the objective."""
+    needs = list(choices)
     flow = min_cost_flow.SimpleMinCostFlow()
     sink = len(needs)
     keys: dict[Key, int] = {}
-    arcs: list[tuple[int, str]] = []
+    arcs: list[tuple[int, str, str]] = []  # (arc, need, partner)
     for i, need_id in enumerate(needs):
         need = day.need(need_id)
-        for rank, partner in enumerate(options[need_id]):
+        for partner, cost in choices[need_id]:
             key = (partner, need.kind)
             if key not in keys:
                 keys[key] = sink + 1 + len(keys)
-            cost = 0  # a place that cannot run out is free: the scarce ones go to others
-            if key in tight:
-                cost = 1 + rank + near.get((need_id, partner), 0)
-            arcs.append((flow.add_arc_with_capacity_and_unit_cost(i, keys[key], 1, cost), need_id))
+            arc = flow.add_arc_with_capacity_and_unit_cost(i, keys[key], 1, cost)
+            arcs.append((arc, need_id, partner))
         flow.add_arc_with_capacity_and_unit_cost(
             i, sink, 1, weights.need_value(need, day.equity) // 1000
         )
@@ -168,8 +160,8 @@ def _give(
         flow.add_arc_with_capacity_and_unit_cost(node, sink, cap, 0)
     flow.set_node_supply(sink, -len(needs))
     if flow.solve() != flow.OPTIMAL:  # cannot happen: every need has an arc to the sink
-        raise RuntimeError("partner admission failed")
-    return {need_id for arc, need_id in arcs if flow.flow(arc) > 0}
+        raise RuntimeError("partner places could not be given out")
+    return {need_id: partner for arc, need_id, partner in arcs if flow.flow(arc) > 0}
 
 
 def _nearness(
