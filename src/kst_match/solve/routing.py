@@ -16,6 +16,7 @@ import time
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 from ortools.constraint_solver import pywrapcp, routing_enums_pb2
@@ -79,12 +80,14 @@ def solve_routes(
     first: str = "PARALLEL_CHEAPEST_INSERTION",
     clock: float | None = None,
     rules: TimeRules = DEFAULT_RULES,
+    threads: int = 1,
 ) -> RoutingResult:
     """Route ``jobs`` over ``vehicles``: a complete first solution by OR-Tools' ``first``
     strategy (or from ``hint``: vehicle id -> (stop kind, need id) in order, e.g. this
     morning's plan), however long it takes, then guided local search until ``stop`` fires.
     ``together`` lists groups of needs (one resident's) preferred on one volunteer; ``clock``
-    is when the plan started (``time.monotonic()``), for time limits."""
+    is when the plan started (``time.monotonic()``), for time limits; ``threads``: cores the
+    warm start may use (the search itself runs on one)."""
     began = time.monotonic()
     clock = began if clock is None else clock
     model = _Model(day, jobs, vehicles, places, together, rules)
@@ -101,7 +104,8 @@ def solve_routes(
         if initial is not None:
             solution, source = initial, "the given routes"
     if solution is None and not hint:
-        for name, start in (("PyVRP", warm_routes), ("VROOM", vroom_routes)):
+        starts = (("PyVRP", warm_routes), ("VROOM", partial(vroom_routes, threads=threads)))
+        for name, start in starts:
             warm = start(model, stop, clock)
             if warm is not None:
                 initial = routing.ReadAssignmentFromRoutes(warm, True)
@@ -529,7 +533,8 @@ def solve_routes_best(
     strategies = FIRST_SOLUTIONS[: max(1, workers)]
     args = (day, jobs, vehicles, places, stop, together, hint)
     if len(strategies) == 1 or hint:
-        return solve_routes(*args, clock=clock, rules=rules)
+        # One search in this process: the warm start may have every core.
+        return solve_routes(*args, clock=clock, rules=rules, threads=max(1, workers))
     with ProcessPoolExecutor(max_workers=len(strategies)) as pool:
         results = list(pool.map(_solve_with, [(*args, s, clock, rules) for s in strategies]))
     best = min(range(len(results)), key=lambda k: (results[k].objective, k))
