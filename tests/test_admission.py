@@ -4,9 +4,23 @@ plans only needs a partner can take, and a place left unused still goes to a nee
 from __future__ import annotations
 
 from kst_match.model import Day, Partner, Reason
+from kst_match.solve.day import solve_day
+from kst_match.solve.finish import finish
 from kst_match.solve.partners import admit
+from kst_match.solve.places import Places
+from kst_match.solve.vehicles import fresh_vehicles
 from kst_match.triage import triage
-from tests.test_plan import DATE, FOODBANK, PHARMACY, need, plan_of, served_by, volunteer
+from tests.test_plan import (
+    DATE,
+    FOODBANK,
+    PHARMACY,
+    SMALL_DAY_RULE,
+    TRAVEL,
+    need,
+    plan_of,
+    served_by,
+    volunteer,
+)
 
 ONE_PARCEL = Partner(id="hub", name="Hub", services="food_parcel", capacity="food_parcel:1")
 
@@ -81,3 +95,28 @@ def test_a_refused_need_takes_the_place_its_holder_cannot_use() -> None:
     assert served_by(plan) == {"far": "v"}
     assert [u.need for u in plan.unserved] == ["near"]
     assert plan.unserved[0].reason is not Reason.partner_capacity
+
+
+def test_the_need_cheapest_to_move_gives_up_the_place() -> None:
+    # Partners "p" (volunteer a, at 0) and "q" (volunteer b, 2 km east) have one welfare visit
+    # place each. A search told to keep both visits with a puts both on a, and the count must
+    # take one off. "x" lives 100 m from b and "y" 100 m from a: moving x to b saves about
+    # 3.6 km of a's walk and adds 0.2 km to b's, moving y would save 0.2 km and add 3.8 km.
+    # So x moves; the partner count alone (both needs alike) could have moved either.
+    p = Partner(id="p", name="P", services="welfare_visit", capacity="welfare_visit:1")
+    q = Partner(id="q", name="Q", services="welfare_visit", capacity="welfare_visit:1")
+    day = day_of(
+        [need("x", 19, 0, kind="welfare_visit"), need("y", 1, 0, kind="welfare_visit")],
+        [
+            volunteer("a", 0, 0, partner="p", skills="dbs_checked"),
+            volunteer("b", 20, 0, partner="q", skills="dbs_checked"),
+        ],
+        (p, q),
+    )
+    vehicles = fresh_vehicles(day)
+    places = Places.of(TRAVEL, day, day.needs, vehicles)
+    both_on_a = solve_day(day, vehicles, places, SMALL_DAY_RULE, keep={"x": "a", "y": "a"})
+    assert both_on_a.served_by == {"x": "a", "y": "a"}
+    done = finish(day, vehicles, TRAVEL, both_on_a)
+    assert done.served_by == {"x": "b", "y": "a"}
+    assert done.partner_of == {"x": "q", "y": "p"}

@@ -13,8 +13,9 @@ reason for every need left unserved, each true against the final plan.
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from kst_match.geo.travel import TravelModel
 from kst_match.model import Day, Need, Reason, StopKind
@@ -26,13 +27,22 @@ from kst_match.solve.insertion import (
     insertion_options,
     localised,
 )
-from kst_match.solve.partners import Key, assign_partners, capacity_left, has_room
+from kst_match.solve.partners import (
+    Key,
+    _metres_1,
+    assign_partners,
+    capacity_left,
+    has_room,
+)
 from kst_match.solve.places import Places
 from kst_match.solve.schedule import DEFAULT_RULES, TimeRules, timetable
 from kst_match.solve.timed import Timed
 from kst_match.solve.vehicles import Vehicle
 from kst_match.solve.weights import need_value
 
+# Moving costs in hectometres of travel at 20 km/h; a need that fits nowhere else costs most.
+HM_PER_S = 20 / 3.6 / 100
+NO_MOVE = 200
 RULE_REASONS = frozenset(
     {Reason.no_partner, Reason.no_skill, Reason.no_language, Reason.site_closed}
 )
@@ -52,14 +62,47 @@ def finish(
     search stopped on its time limit, so a need that fits nowhere may yet fit with more time."""
     tri = solution.triage
     by_id = {v.id: v for v in vehicles}
-    partner_of, homeless = assign_partners(day, tri, solution.served_by, used)
+    counts = [assign_partners(day, tri, solution.served_by, used)]
+    if counts[0][1]:
+        # Which needs give up their places decides what the insertion must move: of needs of
+        # one value, those cheapest to move elsewhere go. That is an estimate, one need at a
+        # time, so the count without it is settled too and the better plan kept.
+        free = capacity_left(day, counts[0][0], used)
+        moving = _moving(day, by_id, travel, solution, counts[0][1], free, rules)
+        counts.insert(0, assign_partners(day, tri, solution.served_by, used, moving=moving))
+    best: DaySolution | None = None
+    for partner_of, homeless in counts:
+        trial = _copy(solution) if len(counts) > 1 else solution
+        _settle(day, by_id, travel, trial, partner_of, homeless, used, rules)
+        if best is None or _better(day, trial, best):
+            best = trial
+    assert best is not None
+    if best is not solution:
+        vars(solution).update(vars(best))
+    left = capacity_left(day, solution.partner_of, used)
+    reasons = _reasons(day, vehicles, travel, solution, left, starved, rules)
+    solution.unserved = reasons
+    return solution
+
+
+def _settle(
+    day: Day,
+    by_id: dict[str, Vehicle],
+    travel: TravelModel,
+    solution: DaySolution,
+    partner_of: dict[str, str],
+    homeless: list[str],
+    used: Counter[Key] | None,
+    rules: TimeRules,
+) -> None:
+    """Take the ``homeless`` needs out of their days, then offer every need unserved a place,
+    urgent first, where it adds least (``solution`` changed in place)."""
     if homeless:
         _remove(day, by_id, travel, solution, set(homeless), rules)
         # A call taken out with them no longer holds its partner's place.
         partner_of = {n: p for n, p in partner_of.items() if n in solution.served_by}
     solution.partner_of = partner_of
     left = capacity_left(day, partner_of, used)
-
     known = {x.id for x in day.needs}
     unserved = [
         day.need(n)
@@ -81,9 +124,72 @@ def finish(
     solution.stats["inserted_after_search"] = inserted
     solution.stats["left_without_partner"] = len(homeless)
 
-    reasons = _reasons(day, vehicles, travel, solution, left, starved, rules)
-    solution.unserved = reasons
-    return solution
+
+def _copy(solution: DaySolution) -> DaySolution:
+    """A copy to settle on its own: routes, who serves what and why not (triage shared)."""
+    return dataclasses.replace(
+        solution,
+        routes={vid: [t.copy() for t in stops] for vid, stops in solution.routes.items()},
+        served_by=dict(solution.served_by),
+        unserved=dict(solution.unserved),
+        stats=dict(solution.stats),
+        partner_of=dict(solution.partner_of),
+    )
+
+
+def _better(day: Day, a: DaySolution, b: DaySolution) -> bool:
+    """Does ``a`` serve more (by value) than ``b``, or as much with less travel?"""
+
+    def key(s: DaySolution) -> tuple[int, float]:
+        travel = sum(t.travel_s for stops in s.routes.values() for t in stops)
+        return sum(need_value(day.need(n), day.equity) for n in s.served_by), -travel
+
+    return key(a) > key(b)
+
+
+def _moving(
+    day: Day,
+    by_id: dict[str, Vehicle],
+    travel: TravelModel,
+    solution: DaySolution,
+    homeless: Sequence[str],
+    left: Mapping[Key, int | None],
+    rules: TimeRules,
+) -> dict[str, int]:
+    """For the needs that could give up a place to the ``homeless`` ones (of their kind, on
+    volunteers of their partners): what moving each to a volunteer of another partner with
+    places ``left`` adds to the plan, less what taking it out of its day saves, in
+    hectometres of travel at 20 km/h (at least 0). A need that fits nowhere else costs the
+    most."""
+    crowded = {
+        (p, day.need(n).kind)
+        for n in homeless
+        for p in day.volunteer(solution.served_by[n]).partners
+    }
+    moving: dict[str, int] = {}
+    for vid, stops in solution.routes.items():
+        partners = frozenset(day.volunteer(vid).partners)
+        for i, stop in enumerate(stops):
+            if stop.need is None or stop.kind not in (StopKind.deliver, StopKind.visit):
+                continue
+            need = day.need(stop.need)
+            if not any((p, need.kind) in crowded for p in partners):
+                continue
+            best = _best_place(day, need, by_id, travel, solution, left, rules, partners)
+            if best is None:
+                moving[need.id] = NO_MOVE
+                continue
+            saving = 0.0
+            if 0 < i < len(stops) - 1:
+                a, b = stops[i - 1], stops[i + 1]
+                there = _metres_1(a.lon, a.lat, stop.lon, stop.lat) + _metres_1(
+                    stop.lon, stop.lat, b.lon, b.lat
+                )
+                direct = _metres_1(a.lon, a.lat, b.lon, b.lat)
+                share = 1 - direct / there if there > 0 else 0.0
+                saving = (stop.travel_s + b.travel_s) * share
+            moving[need.id] = max(0, int((best[0] - saving) * HM_PER_S))
+    return moving
 
 
 def _rule_reason(day: Day, need: Need, solution: DaySolution, rules: TimeRules) -> Reason | None:
@@ -135,12 +241,38 @@ def _insert(
     rules: TimeRules,
 ) -> bool:
     """Put ``need`` where it adds least to the final plan, if it fits anywhere."""
+    best = _best_place(day, need, by_id, travel, solution, left, rules)
+    if best is None:
+        return False
+    _, vid, partner, route = best
+    solution.routes[vid] = route
+    solution.served_by[need.id] = vid
+    solution.partner_of[need.id] = partner
+    solution.unserved.pop(need.id, None)
+    room = left.get((partner, need.kind))
+    if room is not None:
+        left[(partner, need.kind)] = room - 1
+    return True
+
+
+def _best_place(
+    day: Day,
+    need: Need,
+    by_id: dict[str, Vehicle],
+    travel: TravelModel,
+    solution: DaySolution,
+    left: Mapping[Key, int | None],
+    rules: TimeRules,
+    outside: frozenset[str] = frozenset(),
+) -> tuple[float, str, str, list[Timed]] | None:
+    """Where ``need`` adds least to the plan: (cost, volunteer, partner, their new day), or
+    ``None`` if it fits nowhere; volunteers of the partners in ``outside`` are left out."""
     tri = solution.triage
     partners = tri.partners.get(need.id, ())
     eligible: list[tuple[Vehicle, str]] = []
     for vid in tri.volunteers.get(need.id, ()):
         v = by_id.get(vid)
-        if v is None:
+        if v is None or not outside.isdisjoint(v.volunteer.partners):
             continue
         partner = next(
             (p for p in partners if p in v.volunteer.partners and has_room(left, (p, need.kind))),
@@ -149,14 +281,14 @@ def _insert(
         if partner is not None:
             eligible.append((v, partner))
     if not eligible:
-        return False
+        return None
     site = day.site(need.site) if need.site else None
     points = [(need.lon, need.lat)] + ([(site.lon, site.lat)] if site else [])
     # First who could serve it alone (small matrices, nearest first), then their days.
     verdicts = alone_verdicts(need, [v for v, _ in eligible], travel, site, rules)
     eligible = [(v, p) for v, p in eligible if verdicts[v.id] is None]
     if not eligible:
-        return False
+        return None
     for v, _ in eligible:
         points += [v.start, v.end]
         points += [(s.lon, s.lat) for s in solution.routes.get(v.id, ())]
@@ -181,17 +313,7 @@ def _insert(
         cost = insertion_cost(need, v, found[0])
         if best is None or (cost, v.id) < (best[0], best[1]):
             best = (cost, v.id, partner, found[1])
-    if best is None:
-        return False
-    _, vid, partner, route = best
-    solution.routes[vid] = route
-    solution.served_by[need.id] = vid
-    solution.partner_of[need.id] = partner
-    solution.unserved.pop(need.id, None)
-    room = left.get((partner, need.kind))
-    if room is not None:
-        left[(partner, need.kind)] = room - 1
-    return True
+    return best
 
 
 def _empty(v: Vehicle, places: Places) -> list[Timed]:

@@ -53,11 +53,14 @@ def assign_partners(
     served_by: Mapping[str, str],
     used: Counter[Key] | None = None,
     fixed: Mapping[str, str] | None = None,
+    moving: Mapping[str, int] | None = None,
 ) -> tuple[dict[str, str], list[str]]:
     """Partner for each served need (need -> partner), and the needs no partner has room for.
 
     ``fixed``: needs whose partner is already settled (served before a re-plan); they count
-    against capacity through ``used`` and are not assigned again.
+    against capacity through ``used`` and are not assigned again. ``moving``: what taking a
+    need out of its volunteer's day costs beyond its value (hectometres, far below the value
+    of any need): among needs of one value, the cheapest to move are left without a place.
     """
     fixed = fixed or {}
     needs = sorted(n for n in served_by if n not in fixed)
@@ -69,7 +72,7 @@ def assign_partners(
         options = [p for p in tri.partners.get(need_id, ()) if p in volunteer.partners]
         # A small cost by rank keeps the triage's order where capacity allows.
         choices[need_id] = [(partner, rank) for rank, partner in enumerate(options)]
-    partner_of = _places(day, choices, capacity_left(day, {}, used))
+    partner_of = _places(day, choices, capacity_left(day, {}, used), moving or {})
     return partner_of, [n for n in needs if n not in partner_of]
 
 
@@ -133,10 +136,15 @@ def _give(
 
 
 def _places(
-    day: Day, choices: Mapping[str, list[tuple[str, int]]], left: Mapping[Key, int | None]
+    day: Day,
+    choices: Mapping[str, list[tuple[str, int]]],
+    left: Mapping[Key, int | None],
+    moving: Mapping[str, int] | None = None,
 ) -> dict[str, str]:
     """Need -> partner by a min-cost flow over ``choices`` (need -> (partner, cost) in order)
-    and the places ``left``; leaving a need out costs what it costs the objective."""
+    and the places ``left``; leaving a need out costs what it costs the objective, plus what
+    ``moving`` it costs."""
+    moving = moving or {}
     needs = list(choices)
     flow = min_cost_flow.SimpleMinCostFlow()
     sink = len(needs)
@@ -151,7 +159,7 @@ def _places(
             arc = flow.add_arc_with_capacity_and_unit_cost(i, keys[key], 1, cost)
             arcs.append((arc, need_id, partner))
         flow.add_arc_with_capacity_and_unit_cost(
-            i, sink, 1, weights.need_value(need, day.equity) // 1000
+            i, sink, 1, weights.need_value(need, day.equity) // 1000 + moving.get(need_id, 0)
         )
         flow.set_node_supply(i, 1)
     for key, node in keys.items():
