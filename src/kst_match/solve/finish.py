@@ -19,6 +19,7 @@ from collections.abc import Mapping, Sequence
 
 from kst_match.geo.travel import TravelModel
 from kst_match.model import Day, Need, Reason, StopKind
+from kst_match.solve import weights
 from kst_match.solve.alone import alone_verdicts, closest_reason, site_shut
 from kst_match.solve.day import DaySolution
 from kst_match.solve.insertion import (
@@ -42,7 +43,12 @@ from kst_match.solve.weights import need_value
 
 # Moving costs in hectometres of travel at 20 km/h; a need that fits nowhere else costs most.
 HM_PER_S = 20 / 3.6 / 100
-NO_MOVE = 200
+# Every moving cost stays under 1,000, the least gap between two needs' values in the count's
+# units (one IMD decile with equity on), so it only ever orders needs of one value. Highest:
+# a need that fits nowhere else would go unserved; next, one with its previous volunteer.
+NO_MOVE = 990
+KEEPS_CONTINUITY = 980
+MOVE_CAP = 970
 RULE_REASONS = frozenset(
     {Reason.no_partner, Reason.no_skill, Reason.no_language, Reason.site_closed}
 )
@@ -138,11 +144,14 @@ def _copy(solution: DaySolution) -> DaySolution:
 
 
 def _better(day: Day, a: DaySolution, b: DaySolution) -> bool:
-    """Does ``a`` serve more (by value) than ``b``, or as much with less travel?"""
+    """Is ``a`` better than ``b`` by the objective: needs served by value, then continuity
+    kept, then travel?"""
 
     def key(s: DaySolution) -> tuple[int, float]:
         travel = sum(t.travel_s for stops in s.routes.values() for t in stops)
-        return sum(need_value(day.need(n), day.equity) for n in s.served_by), -travel
+        kept = sum(1 for n, v in s.served_by.items() if day.need(n).previous_volunteer == v)
+        served = sum(need_value(day.need(n), day.equity) for n in s.served_by)
+        return served, weights.CONTINUITY * kept - travel
 
     return key(a) > key(b)
 
@@ -175,6 +184,9 @@ def _moving(
             need = day.need(stop.need)
             if not any((p, need.kind) in crowded for p in partners):
                 continue
+            if need.previous_volunteer == vid:
+                moving[need.id] = KEEPS_CONTINUITY
+                continue
             best = _best_place(day, need, by_id, travel, solution, left, rules, partners)
             if best is None:
                 moving[need.id] = NO_MOVE
@@ -188,7 +200,8 @@ def _moving(
                 direct = _metres_1(a.lon, a.lat, b.lon, b.lat)
                 share = 1 - direct / there if there > 0 else 0.0
                 saving = (stop.travel_s + b.travel_s) * share
-            moving[need.id] = max(0, int((best[0] - saving) * HM_PER_S))
+            cost = int((best[0] - saving) * HM_PER_S)
+            moving[need.id] = min(MOVE_CAP, max(0, cost))
     return moving
 
 
