@@ -479,3 +479,20 @@ def test_stops_before_now_not_reported_are_listed() -> None:
     events = Events(now="10:00", done=frozenset({"c1"}), failed={"f1": "not at home"})
     assert unreported(plan, events) == ["v2"]
     assert unreported(plan, Events(now="10:00", dropped=frozenset({"bob"}))) == ["c1", "f1"]
+
+
+def test_a_visit_cut_by_the_replan_is_over_and_the_next_collect_is_its_own(
+    with_unserved: tuple[Day, Plan],
+) -> None:
+    # cat collects f2 then f1 on one visit to the food bank from 09:00; by 09:10 only f1 is
+    # reported collected. The visit stands as made (one parcel reported), and f2, planned
+    # again, is collected on a visit of its own from 09:10, with its own handling.
+    day, plan = with_unserved
+    events = read_events(
+        json.dumps({"now": "09:10", "collected": ["f1"]}).encode(), day, plan, "events.json"
+    )
+    new = replan(day, plan, events, TRAVEL, SMALL_DAY_RULE)
+    assert check_plan(day, new, TRAVEL, absent=events.dropped, now=events.now) == []
+    cat = next(r for r in new.routes if r.volunteer == "cat")
+    collects = [(s.need, s.arrival) for s in cat.stops if s.kind == StopKind.collect]
+    assert collects[:2] == [("f1", 540), ("f2", 550)]

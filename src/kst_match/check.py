@@ -638,8 +638,12 @@ class _Referee:
     def joins_visit(
         self, previous: Stop, stop: Stop, prev_need: Need | None, need: Need | None
     ) -> bool:
-        """Is ``stop`` a collect at the same site as the collect just before it?"""
+        """Is ``stop`` a collect at the same site as the collect just before it, in one visit?
+        A visit made before a re-plan (ended by ``now``) is over: a collect planned after it
+        at the same site is a visit of its own."""
         if previous.kind != StopKind.collect or stop.kind != StopKind.collect:
+            return False
+        if _bounds(previous, "departure")[1] <= self.now_s <= _bounds(stop, "arrival")[0]:
             return False
         site_a = prev_need.site if prev_need is not None else previous.site
         site_b = need.site if need is not None else stop.site
