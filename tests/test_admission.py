@@ -6,7 +6,7 @@ from __future__ import annotations
 from kst_match.model import Day, Partner, Reason
 from kst_match.solve.day import solve_day
 from kst_match.solve.finish import finish
-from kst_match.solve.partners import admit
+from kst_match.solve.partners import admit, bind
 from kst_match.solve.places import Places
 from kst_match.solve.vehicles import fresh_vehicles
 from kst_match.triage import triage
@@ -120,3 +120,28 @@ def test_the_need_cheapest_to_move_gives_up_the_place() -> None:
     done = finish(day, vehicles, TRAVEL, both_on_a)
     assert done.served_by == {"x": "b", "y": "a"}
     assert done.partner_of == {"x": "q", "y": "p"}
+
+
+def test_bound_needs_keep_every_partners_count_within_its_places() -> None:
+    # "small" has one place and volunteer a; "big" five and volunteer b, more than the three
+    # needs could ask, so its places cannot run out. With n1 and n2 both on a, the count keeps
+    # one of them with small; the other, and n3 (waiting), may only go to b; the one kept may
+    # stay with a or go to b.
+    small = Partner(id="small", name="S", services="welfare_visit", capacity="welfare_visit:1")
+    big = Partner(id="big", name="B", services="welfare_visit", capacity="welfare_visit:5")
+    day = day_of(
+        [need(n, 2, k, kind="welfare_visit") for k, n in enumerate(("n1", "n2", "n3"))],
+        [
+            volunteer("a", 1, 0, partner="small", skills="dbs_checked"),
+            volunteer("b", 8, 0, partner="big", skills="dbs_checked"),
+        ],
+        (small, big),
+    )
+    allowed, placeless = bind(day, triage(day), {"n1": "a", "n2": "a"}, ["n3"])
+    assert placeless == frozenset()
+    kept = [n for n in ("n1", "n2") if allowed[n] == {"a", "b"}]
+    assert len(kept) == 1
+    assert allowed == {
+        kept[0]: {"a", "b"},
+        **{n: {"b"} for n in ("n1", "n2", "n3") if n not in kept},
+    }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from kst_match.model import Day, Need, Reason, StopKind
@@ -51,6 +51,8 @@ def solve_day(
     tri: Triage | None = None,
     workers: int = 1,
     rules: TimeRules = DEFAULT_RULES,
+    allowed: Mapping[str, frozenset[str]] | None = None,
+    warm: StoppingCriterion | None = None,
 ) -> DaySolution:
     """Plan ``day.needs`` over ``vehicles``: routes first, then calls in the gaps.
 
@@ -58,8 +60,11 @@ def solve_day(
     ``clock``: when the plan started (``time.monotonic()``), for time rules; ``keep``: need ->
     volunteer it had before (a re-plan keeps it there where it can); ``exclude``: needs not to
     plan, with why; ``tri``: triage already made for a larger day this one is part of;
-    ``workers``: processes the routing search may use. Partner capacity and the final
-    reasons are settled afterwards over the whole day (``kst_match.solve.finish``).
+    ``workers``: processes the routing search may use; ``allowed``: need -> the only
+    volunteers it may go to (partners' places, ``kst_match.solve.partners.bind``). Partner
+    capacity and the final reasons are settled afterwards over the whole day
+    (``kst_match.solve.finish``). ``warm``: the rule whose time the warm start takes its
+    share of, when the search stops sooner (default ``stop``).
     """
     say = progress or (lambda _msg: None)
     clock = time.monotonic() if clock is None else clock
@@ -84,9 +89,15 @@ def solve_day(
         if site is not None and site_shut(need, site, rules):
             unserved[need.id] = Reason.site_closed
             continue
-        candidates = [index[v] for v in tri.volunteers[need.id] if v in index]
+        mine = allowed.get(need.id) if allowed else None
+        candidates = [
+            index[v] for v in tri.volunteers[need.id] if v in index and (mine is None or v in mine)
+        ]
         if not candidates:
-            unserved[need.id] = Reason.volunteer_unavailable
+            restricted = mine is not None and any(v in index for v in tri.volunteers[need.id])
+            unserved[need.id] = (
+                Reason.partner_capacity if restricted else Reason.volunteer_unavailable
+            )
             continue
         verdicts = {i: alone(need, vehicles[i], places, site, rules) for i in candidates}
         able = [i for i, r in verdicts.items() if r is None]
@@ -129,6 +140,7 @@ def solve_day(
         workers=workers,
         clock=clock,
         rules=rules,
+        warm=warm,
     )
     routes = routing.routes
     served_by = {

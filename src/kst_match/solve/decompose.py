@@ -6,6 +6,12 @@ capacity) stays borough-wide. The areas are solved side by side in worker proces
 needs an area could not serve go to a repair solve with the nearest volunteers from anywhere
 who could serve them, together with those volunteers' routes so far (kept where they are unless
 moving them serves more).
+
+Where partners' places can run out on a day that is one problem, the search free of them
+stops at ``FREE_SHARE`` of the rule; the partner count and the last insertion pass settle the
+places; then the routes are searched again from there, each need bound to volunteers whose
+partner keeps its place, until the rule fires (``_polish``): the search's moves then count,
+where before the partner count undid part of them.
 """
 
 from __future__ import annotations
@@ -18,11 +24,11 @@ from concurrent.futures import ProcessPoolExecutor
 from kst_match.cores import usable_cores
 from kst_match.geo.areas import Areas
 from kst_match.geo.travel import TravelModel
-from kst_match.model import Day, Need, Reason, Transport
+from kst_match.model import Day, Need, Reason, StopKind, Transport
 from kst_match.solve.alone import alone_verdicts, closest_reason
 from kst_match.solve.day import DaySolution, Progress, solve_day
-from kst_match.solve.finish import RULE_REASONS, finish
-from kst_match.solve.partners import admit
+from kst_match.solve.finish import RULE_REASONS, better, finish
+from kst_match.solve.partners import admit, bind, places_can_run_out
 from kst_match.solve.places import Places
 from kst_match.solve.schedule import DEFAULT_RULES, TimeRules
 from kst_match.solve.stop import StoppingCriterion
@@ -30,6 +36,10 @@ from kst_match.solve.vehicles import Vehicle
 from kst_match.solve.weights import need_value
 from kst_match.triage import Triage, triage
 
+# A day that is one problem, where partners' places can run out: the share of the stopping
+# rule the first search takes (the warm start, then the search free of partners' places),
+# before the partner count; the search bound to partners' places (``_polish``) takes the rest.
+FREE_SHARE = 0.6
 # Days with fewer needs than this are one problem: splitting them loses more choice than it
 # saves search.
 DECOMPOSE_FROM = 1000
@@ -72,19 +82,25 @@ def solve(
     refused = {n: Reason.partner_capacity for n in admit(day, tri)}
     if refused:
         say(f"{len(refused)} needs without a partner's place today")
-    if len([g for g in groups.values() if g[0]]) < 2:
+    # A day that is one problem where partners' places can run out is searched twice: free of
+    # the places, then, once the partner count has settled them, bound to them (``_polish``).
+    whole = len([g for g in groups.values() if g[0]]) < 2
+    scarce = whole and places_can_run_out(day, tri)
+    first = stop.share(FREE_SHARE) if scarce else stop
+    if whole:
         places = Places.of(travel, day, day.needs, vehicles).detached(_modes(vehicles))
         solution = solve_day(
             day,
             vehicles,
             places,
-            stop,
+            first,
             clock,
             exclude=refused,
             progress=progress,
             tri=tri,
             workers=workers,
             rules=rules,
+            warm=stop,  # the warm start's share of the whole limit, as without a second search
         )
     else:
         total = sum(len(needs) for needs, _ in groups.values())
@@ -112,12 +128,71 @@ def solve(
             solution.routes.setdefault(v.id, [])
     if any(r is Reason.crowded_out for r in solution.unserved.values()):
         say("making room for the needs crowded out")
-        solution = _repair(day, vehicles, travel, solution, tri, stop, clock, progress, rules)
+        solution = _repair(day, vehicles, travel, solution, tri, first, clock, progress, rules)
     # Needs that fit nowhere are ``not_planned_in_time`` rather than crowded out when a search
     # (the day's, an area's or a repair's) was stopped by the clock before any improvement.
     starved = bool(solution.stats.get("starved"))
     say("partner capacity and a last insertion pass")
-    return finish(day, vehicles, travel, solution, starved=starved, rules=rules)
+    solution = finish(day, vehicles, travel, solution, starved=starved, rules=rules)
+    if scarce:
+        say("searching the routes again within partners' places")
+        solution = _polish(day, vehicles, places, travel, solution, stop, clock, workers, rules)
+    return solution
+
+
+def _polish(
+    day: Day,
+    vehicles: Sequence[Vehicle],
+    places: Places,
+    travel: TravelModel,
+    done: DaySolution,
+    stop: StoppingCriterion,
+    clock: float,
+    workers: int,
+    rules: TimeRules,
+) -> DaySolution:
+    """The finished plan ``done`` searched again from its own routes until ``stop`` fires, each
+    need bound to the volunteers whose partner keeps its place (``partners.bind``): the search
+    moves needs, but never past a partner's capacity, so its work is not undone by the count.
+    The better plan of the two by the objective."""
+    tri = done.triage
+    waiting = [n for n, r in done.unserved.items() if r not in RULE_REASONS]
+    allowed, placeless = bind(day, tri, done.served_by, waiting)
+    hint = {
+        vid: [
+            (s.kind, s.need)
+            for s in stops
+            if s.need and s.kind in (StopKind.collect, StopKind.deliver, StopKind.visit)
+        ]
+        for vid, stops in done.routes.items()
+    }
+    again = solve_day(
+        day,
+        vehicles,
+        places,
+        stop,
+        clock,
+        exclude={n: Reason.partner_capacity for n in placeless},
+        hint=hint,
+        tri=tri,
+        workers=workers,
+        rules=rules,
+        allowed=allowed,
+    )
+    if again.stats.get("routing_first_solution") != "the given routes":
+        return done  # the plan's routes could not start the search: a fresh start is worse
+    again = finish(
+        day, vehicles, travel, again, starved=bool(done.stats.get("starved")), rules=rules
+    )
+    if not better(day, again, done):
+        return done
+    again.stats["polished_from_travel_s"] = round(_travel(done), 1)
+    return again
+
+
+def _travel(solution: DaySolution) -> float:
+    """Seconds travelled over every route."""
+    return sum(s.travel_s for stops in solution.routes.values() for s in stops)
 
 
 def _modes(vehicles: Sequence[Vehicle]) -> set[Transport]:

@@ -80,7 +80,7 @@ def finish(
     for partner_of, homeless in counts:
         trial = _copy(solution) if len(counts) > 1 else solution
         _settle(day, by_id, travel, trial, partner_of, homeless, used, rules)
-        if best is None or _better(day, trial, best):
+        if best is None or better(day, trial, best):
             best = trial
     assert best is not None
     if best is not solution:
@@ -143,7 +143,7 @@ def _copy(solution: DaySolution) -> DaySolution:
     )
 
 
-def _better(day: Day, a: DaySolution, b: DaySolution) -> bool:
+def better(day: Day, a: DaySolution, b: DaySolution) -> bool:
     """Is ``a`` better than ``b`` by the objective: needs served by value, then continuity
     kept, then travel?"""
 

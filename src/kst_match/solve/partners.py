@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 
 import numpy as np
 from ortools.graph.python import min_cost_flow
@@ -86,9 +87,68 @@ def admit(day: Day, tri: Triage, used: Counter[Key] | None = None) -> frozenset[
     cannot run out (no limit, or more places than needs that could ask) is given first. The
     count over the final plan (``assign_partners``) still decides who holds which place, and
     the last insertion pass offers the needs refused here any place left unused."""
+    ask = _asking(day, tri, used)
+    if not ask.tight:
+        return frozenset()
+    needs = sorted(ask.options)
+    given = _give(day, tri, needs, ask, ask.left)
+    return frozenset(n for n in needs if n not in given)
+
+
+def places_can_run_out(day: Day, tri: Triage, used: Counter[Key] | None = None) -> bool:
+    """Could more needs ask some partner for a service than it has places today?"""
+    return bool(_asking(day, tri, used).tight)
+
+
+def bind(
+    day: Day,
+    tri: Triage,
+    served_by: Mapping[str, str],
+    waiting: Iterable[str],
+    used: Counter[Key] | None = None,
+) -> tuple[dict[str, frozenset[str]], frozenset[str]]:
+    """Volunteers each need may go to so that every need routed keeps a partner's place, and
+    the ``waiting`` needs (not served yet) left without one.
+
+    The plan's served needs keep the partner the count gives them (``assign_partners``); those
+    it leaves without a place wait with the others, and the places left go to them as
+    ``admit`` gives places. A need may then go to the volunteers of its own partner and of
+    any partner whose places for its service cannot run out: a route search under these sets
+    cannot break any partner's capacity. Needs with no scarce partner are not restricted."""
+    ask = _asking(day, tri, used)
+    if not ask.tight:
+        return {}, frozenset()
+    partner_of, homeless = assign_partners(day, tri, served_by, used)
+    left = capacity_left(day, partner_of, used)
+    queue = sorted({n for n in (*waiting, *homeless) if n in ask.options} - partner_of.keys())
+    partner_of.update(_give(day, tri, queue, ask, left))
+    allowed: dict[str, frozenset[str]] = {}
+    for need_id, partners in ask.options.items():
+        kind = day.need(need_id).kind
+        loose = [p for p in partners if (p, kind) not in ask.tight]
+        if len(loose) == len(partners):
+            continue
+        mine = partner_of.get(need_id)
+        groups = [*loose, *([mine] if mine is not None and mine not in loose else [])]
+        allowed[need_id] = frozenset(v for p in groups for v in ask.members.get(p, ()))
+    return allowed, frozenset(n for n in queue if n not in partner_of)
+
+
+@dataclass(frozen=True)
+class _Ask:
+    """Who could ask whom: need -> partners with a volunteer qualified for it, the places
+    left, the keys whose places can run out, and each partner's volunteers."""
+
+    options: dict[str, list[str]]
+    left: dict[Key, int | None]
+    tight: set[Key]
+    members: dict[str, set[str]]
+
+
+def _asking(day: Day, tri: Triage, used: Counter[Key] | None) -> _Ask:
     left = capacity_left(day, {}, used)
     members = _members(day)
-    options: dict[str, list[str]] = {}  # need -> partners with a qualified volunteer
+    options: dict[str, list[str]] = {}
     asking: Counter[Key] = Counter()
     for need in day.needs:
         if need.id in tri.rejected:
@@ -102,29 +162,32 @@ def admit(day: Day, tri: Triage, used: Counter[Key] | None = None) -> frozenset[
         if mine:
             options[need.id] = mine
             asking.update((p, need.kind) for p in mine)
-    tight = _tight(left, asking)
-    if not tight:
-        return frozenset()
-    needs = sorted(options)
-    # Where every need gets a place, who is nearer cannot matter: distances only if not.
-    given = _give(day, needs, options, tight, left, {})
-    if len(given) < len(needs):
-        given = _give(
-            day, needs, options, tight, left, _nearness(day, tri, options, tight, members)
-        )
-    return frozenset(n for n in needs if n not in given)
+    return _Ask(options, left, _tight(left, asking), members)
 
 
 def _give(
+    day: Day, tri: Triage, needs: list[str], ask: _Ask, left: Mapping[Key, int | None]
+) -> dict[str, str]:
+    """Need -> partner for the ``needs`` given a place from ``left``. Where every need gets
+    one, who is nearer cannot matter: distances are worked out only if not."""
+    given = _flow(day, needs, ask.options, ask.tight, left, {})
+    if len(given) < len(needs):
+        near = _nearness(day, tri, {n: ask.options[n] for n in needs}, ask.tight, ask.members)
+        given = _flow(day, needs, ask.options, ask.tight, left, near)
+    return given
+
+
+def _flow(
     day: Day,
     needs: list[str],
     options: dict[str, list[str]],
     tight: set[Key],
     left: Mapping[Key, int | None],
     near: Mapping[tuple[str, str], int],
-) -> set[str]:
-    """The needs given a place: a place that cannot run out is free (the scarce ones go to
-    others), one that can costs 1 + the partner's rank in triage + ``near`` (hectometres)."""
+) -> dict[str, str]:
+    """Need -> partner for the needs given a place: a place that cannot run out is free (the
+    scarce ones go to others), one that can costs 1 + the partner's rank in triage +
+    ``near`` (hectometres)."""
     choices: dict[str, list[tuple[str, int]]] = {}
     for need_id in needs:
         kind = day.need(need_id).kind
@@ -132,7 +195,7 @@ def _give(
             (p, 1 + rank + near.get((need_id, p), 0) if (p, kind) in tight else 0)
             for rank, p in enumerate(options[need_id])
         ]
-    return set(_places(day, choices, left))
+    return _places(day, choices, left)
 
 
 def _places(

@@ -81,13 +81,15 @@ def solve_routes(
     clock: float | None = None,
     rules: TimeRules = DEFAULT_RULES,
     threads: int = 1,
+    warm: StoppingCriterion | None = None,
 ) -> RoutingResult:
     """Route ``jobs`` over ``vehicles``: a complete first solution by OR-Tools' ``first``
     strategy (or from ``hint``: vehicle id -> (stop kind, need id) in order, e.g. this
     morning's plan), however long it takes, then guided local search until ``stop`` fires.
     ``together`` lists groups of needs (one resident's) preferred on one volunteer; ``clock``
     is when the plan started (``time.monotonic()``), for time limits; ``threads``: cores the
-    warm start may use (the search itself runs on one)."""
+    warm start may use (the search itself runs on one); ``warm``: the rule whose time the warm
+    start takes its share of (default ``stop``)."""
     began = time.monotonic()
     clock = began if clock is None else clock
     model = _Model(day, jobs, vehicles, places, together, rules)
@@ -106,9 +108,9 @@ def solve_routes(
     if solution is None and not hint:
         starts = (("PyVRP", warm_routes), ("VROOM", partial(vroom_routes, threads=threads)))
         for name, start in starts:
-            warm = start(model, stop, clock)
-            if warm is not None:
-                initial = routing.ReadAssignmentFromRoutes(warm, True)
+            routes = start(model, warm or stop, clock)
+            if routes is not None:
+                initial = routing.ReadAssignmentFromRoutes(routes, True)
                 if initial is not None:
                     solution, source = initial, name
                 break
@@ -525,6 +527,7 @@ def solve_routes_best(
     workers: int = 1,
     clock: float | None = None,
     rules: TimeRules = DEFAULT_RULES,
+    warm: StoppingCriterion | None = None,
 ) -> RoutingResult:
     """``solve_routes`` with each of ``FIRST_SOLUTIONS`` side by side in worker processes (as
     many as ``workers`` allows), keeping the result of least cost (the first on a tie, so the
@@ -534,9 +537,10 @@ def solve_routes_best(
     args = (day, jobs, vehicles, places, stop, together, hint)
     if len(strategies) == 1 or hint:
         # One search in this process: the warm start may have every core.
-        return solve_routes(*args, clock=clock, rules=rules, threads=max(1, workers))
+        return solve_routes(*args, clock=clock, rules=rules, threads=max(1, workers), warm=warm)
     with ProcessPoolExecutor(max_workers=len(strategies)) as pool:
-        results = list(pool.map(_solve_with, [(*args, s, clock, rules) for s in strategies]))
+        tasks = [(*args, s, clock, rules, 1, warm) for s in strategies]
+        results = list(pool.map(_solve_with, tasks))
     best = min(range(len(results)), key=lambda k: (results[k].objective, k))
     return results[best]
 
