@@ -60,6 +60,19 @@ def test_stopping_rules_fire_on_their_own_measure() -> None:
     assert rule.share(0.5).seconds == 30.0
 
 
+def test_two_searches_in_turn_divide_a_count_and_end_a_time_limit_at_the_whole() -> None:
+    # 60% of 20 accepted solutions is 12, leaving 8; a time limit counts from the plan's
+    # start, so the first search ends at 6 of 10 s and the second at 10.
+    assert MaxIterations(20).split(0.6) == (MaxIterations(12), MaxIterations(8))
+    assert NoImprovement(5).split(0.6) == (NoImprovement(3), NoImprovement(2))
+    assert MaxRuntime(10.0).split(0.6) == (MaxRuntime(6.0), MaxRuntime(10.0))
+    assert AnyOf((MaxRuntime(10.0), MaxIterations(20))).split(0.6) == (
+        AnyOf((MaxRuntime(6.0), MaxIterations(12))),
+        AnyOf((MaxRuntime(10.0), MaxIterations(8))),
+    )
+    assert FirstFeasible().split(0.6) == (FirstFeasible(), FirstFeasible())
+
+
 @pytest.mark.parametrize("bad", [0.0, -1.0, math.nan, math.inf])
 def test_a_time_limit_must_be_a_positive_number(bad: float) -> None:
     with pytest.raises(ValueError, match="positive number of seconds"):

@@ -86,7 +86,7 @@ def solve(
     # the places, then, once the partner count has settled them, bound to them (``_polish``).
     whole = len([g for g in groups.values() if g[0]]) < 2
     scarce = whole and places_can_run_out(day, tri)
-    first = stop.share(FREE_SHARE) if scarce else stop
+    first, second = stop.split(FREE_SHARE) if scarce else (stop, stop)
     if whole:
         places = Places.of(travel, day, day.needs, vehicles).detached(_modes(vehicles))
         solution = solve_day(
@@ -136,7 +136,7 @@ def solve(
     solution = finish(day, vehicles, travel, solution, starved=starved, rules=rules)
     if scarce:
         say("searching the routes again within partners' places")
-        solution = _polish(day, vehicles, places, travel, solution, stop, clock, workers, rules)
+        solution = _polish(day, vehicles, places, travel, solution, second, clock, workers, rules)
     return solution
 
 

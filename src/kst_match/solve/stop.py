@@ -52,6 +52,12 @@ class StoppingCriterion(ABC):
         solved side by side); rules that do not count time stay as they are."""
         return self
 
+    def split(self, fraction: float) -> tuple[StoppingCriterion, StoppingCriterion]:
+        """The rules for two searches one after the other, the first doing ``fraction`` of
+        the work: a time rule's first part ends at that share of the limit and the second at
+        the limit; a count is divided between them."""
+        return self, self
+
 
 @dataclass(frozen=True)
 class MaxRuntime(StoppingCriterion):
@@ -77,6 +83,9 @@ class MaxRuntime(StoppingCriterion):
     def share(self, fraction: float) -> StoppingCriterion:
         return MaxRuntime(max(0.05, self.limit_s * fraction))
 
+    def split(self, fraction: float) -> tuple[StoppingCriterion, StoppingCriterion]:
+        return self.share(fraction), self
+
     def __str__(self) -> str:
         return f"time limit {self.limit_s:g} s"
 
@@ -94,6 +103,10 @@ class MaxIterations(StoppingCriterion):
     def fired(self, progress: Progress) -> bool:
         return progress.iterations >= self.iterations
 
+    def split(self, fraction: float) -> tuple[StoppingCriterion, StoppingCriterion]:
+        first = min(self.iterations, round(self.iterations * fraction))
+        return MaxIterations(first), MaxIterations(self.iterations - first)
+
     def __str__(self) -> str:
         return f"{self.iterations} iterations"
 
@@ -110,6 +123,10 @@ class NoImprovement(StoppingCriterion):
 
     def fired(self, progress: Progress) -> bool:
         return progress.since_best >= self.iterations
+
+    def split(self, fraction: float) -> tuple[StoppingCriterion, StoppingCriterion]:
+        first = min(self.iterations, round(self.iterations * fraction))
+        return NoImprovement(first), NoImprovement(self.iterations - first)
 
     def __str__(self) -> str:
         return f"{self.iterations} iterations without improvement"
@@ -150,6 +167,10 @@ class AnyOf(StoppingCriterion):
 
     def share(self, fraction: float) -> StoppingCriterion:
         return AnyOf(tuple(c.share(fraction) for c in self.criteria))
+
+    def split(self, fraction: float) -> tuple[StoppingCriterion, StoppingCriterion]:
+        parts = [c.split(fraction) for c in self.criteria]
+        return AnyOf(tuple(a for a, _ in parts)), AnyOf(tuple(b for _, b in parts))
 
     def __str__(self) -> str:
         return " or ".join(str(c) for c in self.criteria)
