@@ -117,7 +117,7 @@ def test_the_need_cheapest_to_move_gives_up_the_place() -> None:
     places = Places.of(TRAVEL, day, day.needs, vehicles)
     both_on_a = solve_day(day, vehicles, places, SMALL_DAY_RULE, keep={"x": "a", "y": "a"})
     assert both_on_a.served_by == {"x": "a", "y": "a"}
-    done = finish(day, vehicles, TRAVEL, both_on_a)
+    done = finish(day, vehicles, TRAVEL, both_on_a, weigh_moves=True)
     assert done.served_by == {"x": "b", "y": "a"}
     assert done.partner_of == {"x": "q", "y": "p"}
 

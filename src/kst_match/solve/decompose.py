@@ -133,7 +133,9 @@ def solve(
     # (the day's, an area's or a repair's) was stopped by the clock before any improvement.
     starved = bool(solution.stats.get("starved"))
     say("partner capacity and a last insertion pass")
-    solution = finish(day, vehicles, travel, solution, starved=starved, rules=rules)
+    solution = finish(
+        day, vehicles, travel, solution, starved=starved, rules=rules, weigh_moves=whole
+    )
     if scarce:
         say("searching the routes again within partners' places")
         solution = _polish(day, vehicles, places, travel, solution, second, clock, workers, rules)
@@ -181,9 +183,8 @@ def _polish(
     )
     if again.stats.get("routing_first_solution") != "the given routes":
         return done  # the plan's routes could not start the search: a fresh start is worse
-    again = finish(
-        day, vehicles, travel, again, starved=bool(done.stats.get("starved")), rules=rules
-    )
+    starved = bool(done.stats.get("starved"))
+    again = finish(day, vehicles, travel, again, starved=starved, rules=rules, weigh_moves=True)
     if not better(day, again, done):
         return done
     again.stats["polished_from_travel_s"] = round(_travel(done), 1)

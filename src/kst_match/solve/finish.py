@@ -62,14 +62,18 @@ def finish(
     used: Counter[Key] | None = None,
     starved: bool = False,
     rules: TimeRules = DEFAULT_RULES,
+    weigh_moves: bool = False,
 ) -> DaySolution:
     """Partners, the final insertion pass and true reasons for ``solution`` (changed in place
     and returned). ``used``: partner places spent earlier today (re-planning); ``starved``: the
-    search stopped on its time limit, so a need that fits nowhere may yet fit with more time."""
+    search stopped on its time limit, so a need that fits nowhere may yet fit with more time;
+    ``weigh_moves``: choose the needs that give up partners' places by what moving them costs
+    (``_moving``: an insertion tried for each, worth it on a day that is one problem, too slow
+    on a large one: 11 s for 805 needs on a 2,000-need day)."""
     tri = solution.triage
     by_id = {v.id: v for v in vehicles}
     counts = [assign_partners(day, tri, solution.served_by, used)]
-    if counts[0][1]:
+    if counts[0][1] and weigh_moves:
         # Which needs give up their places decides what the insertion must move: of needs of
         # one value, those cheapest to move elsewhere go. That is an estimate, one need at a
         # time, so the count without it is settled too and the better plan kept.
