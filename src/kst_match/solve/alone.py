@@ -97,9 +97,10 @@ def closest_reason(reasons: list[Reason]) -> Reason:
     return max(reasons, key=_PROGRESS.index)
 
 
-# Volunteers tested together, nearest first: a matrix over a few hundred places, whatever the
-# size of the day (a borough-wide one over every volunteer's home would not fit in memory).
-ALONE_CHUNK = 150
+# Volunteers tested together, nearest first: a matrix over about a hundred places, whatever the
+# size of the day (a borough-wide one over every volunteer's home would not fit in memory); the
+# nearest chunk usually holds the few able volunteers a caller needs.
+ALONE_CHUNK = 50
 
 
 def alone_verdicts(

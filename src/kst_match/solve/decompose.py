@@ -35,6 +35,9 @@ from kst_match.triage import Triage, triage
 DECOMPOSE_FROM = 1000
 # Needs per area at most: a size the routing search handles well in a few seconds.
 AREA_NEEDS = 250
+# Under a time rule the areas share this part of the time left when they start; the repair's
+# batches share the rest, up to the limit, so that the plan ends near its limit.
+AREAS_SHARE = 0.7
 # The repair works on batches of at most REPAIR_NEEDS needs, each offered to the nearest
 # REPAIR_VEHICLES_PER_NEED volunteers able to serve it, at most REPAIR_FLEET in a batch.
 REPAIR_NEEDS = 100
@@ -100,7 +103,7 @@ def solve(
             area = day.model_copy(update={"needs": tuple(needs)})
             places = Places.of(travel, area, needs, area_vehicles).detached(_modes(area_vehicles))
             # Each area's share of the wall time left, by its size, the workers side by side.
-            share = stop.share(left * min(1.0, workers * len(needs) / total))
+            share = stop.share(AREAS_SHARE * left * min(1.0, workers * len(needs) / total))
             part_tri = tri.restricted((n.id for n in needs), (v.id for v in area_vehicles))
             tasks.append((area, area_vehicles, places, share, part_tri, rules))
         say(f"solving {len(tasks)} neighbourhoods side by side")
@@ -242,8 +245,8 @@ def _repair(
 ) -> DaySolution:
     """Offer the needs left crowded out to the nearest able volunteers anywhere, a batch of
     at most ``REPAIR_NEEDS`` at a time, nearby needs together. Each batch builds a complete
-    first solution whatever the time; its improvement stops by the plan's rule (a time rule
-    that has run out leaves only the first solution)."""
+    first solution whatever the time; its improvement stops by the plan's rule, a time rule
+    shared equally by the batches left (one that has run out leaves only first solutions)."""
     open_needs = sorted(
         (
             day.need(n)
@@ -254,8 +257,11 @@ def _repair(
     )
     batches = [open_needs[i : i + REPAIR_NEEDS] for i in range(0, len(open_needs), REPAIR_NEEDS)]
     by_id = {v.id: v for v in vehicles}
-    for batch in batches:
-        _repair_batch(day, by_id, travel, merged, tri, batch, stop, clock, progress, rules)
+    for k, batch in enumerate(batches):
+        # Each batch's search has an equal part of what is left of a time rule, on its clock.
+        share = stop.share(_left(stop, clock) / (len(batches) - k))
+        now = time.monotonic()
+        _repair_batch(day, by_id, travel, merged, tri, batch, share, now, progress, rules)
     merged.stats["repair_needs"] = len(open_needs)
     # Empty days of vehicles that never got work are not routes.
     for vid, stops in list(merged.routes.items()):
