@@ -7,13 +7,21 @@ times (at least 3; min, median and max reported). Days of 1,000 needs or more ar
 area with a repair across borders. The wall time is measured, not the limit: a complete first
 solution is always built, so a large day may take longer than its limit.
 
-    python benchmarks/bench_scale.py [--seconds-per-400 5] [--runs 3] [--x25]
+With ``--whole``, each day of 1,000 needs or more in ``--whole-sizes`` (default 1,000, 2,000
+and 4,000) is also planned once as ONE problem, without areas (``make_plan(areas=False)``),
+with a limit of ``--whole-seconds`` (300), in a child process stopped after
+``--whole-timeout`` seconds (900): served needs, travel minutes per served need, wall time and
+violations beside the decomposed plan's median run (results/<name>_whole.json). A whole solve
+whose first solution takes longer than the limit is recorded as such.
+
+    python benchmarks/bench_scale.py [--seconds-per-400 5] [--runs 3] [--x25] [--whole]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import os
 import platform
 import time
@@ -43,12 +51,16 @@ def placed(day: Day) -> Day:
     return day.model_copy(update={"needs": needs})
 
 
-def run(needs: int, volunteers: int, seconds_per_400: float) -> dict[str, object]:
+def run(
+    needs: int, volunteers: int, seconds_per_400: float, limit: float | None = None, areas=True
+) -> dict[str, object]:
+    """One plan of the generated day of ``needs``, by area unless ``areas`` is False, with
+    ``limit`` seconds (default: ``seconds_per_400`` for every 400 needs)."""
     day = placed(generate_day(needs=needs, volunteers=volunteers, seed=0))
-    limit = seconds_per_400 * needs / 400
+    limit = seconds_per_400 * needs / 400 if limit is None else limit
     travel = RoadEstimate()
     began = time.perf_counter()
-    plan = make_plan(day, travel, MaxRuntime(limit))
+    plan = make_plan(day, travel, MaxRuntime(limit), areas=areas)
     elapsed = time.perf_counter() - began
     reasons = plan.kpis["unserved_by_reason"]
     return {
@@ -83,6 +95,55 @@ def median_row(runs: list[dict[str, object]]) -> dict[str, object]:
     return row
 
 
+def _whole_child(needs: int, volunteers: int, limit: float, out: multiprocessing.Queue) -> None:
+    out.put(run(needs, volunteers, 0.0, limit=limit, areas=False))
+
+
+def whole(needs: int, volunteers: int, limit: float, timeout: float) -> dict[str, object]:
+    """The day planned as one problem in a child process, or why there is no plan: the child
+    is stopped once ``timeout`` seconds have passed."""
+    ctx = multiprocessing.get_context("spawn")
+    out = ctx.Queue()
+    child = ctx.Process(target=_whole_child, args=(needs, volunteers, limit, out))
+    began = time.perf_counter()
+    child.start()
+    try:
+        row = out.get(timeout=timeout)
+    except Exception:  # queue.Empty: no plan in time
+        child.terminate()
+        child.join()
+        return {
+            "needs": needs,
+            "time_limit_s": limit,
+            "plan_s": None,
+            "no_plan_within_s": round(time.perf_counter() - began, 1),
+            "load": round(os.getloadavg()[0], 2),
+        }
+    child.join()
+    first = row["first_solution_s"]
+    row["first_solution_within_limit"] = first is not None and first <= limit  # type: ignore[operator]
+    return row
+
+
+def side_by_side(rows: list[dict[str, object]], wholes: list[dict[str, object]]) -> list[dict]:
+    """Decomposed (median run) against whole, per size."""
+    by_size = {r["needs"]: r for r in rows}
+    keys = ("served", "travel_min_per_served", "plan_s", "time_limit_s", "violations", "load")
+    table = []
+    for w in wholes:
+        d = by_size[w["needs"]]
+        table.append(
+            {
+                "needs": w["needs"],
+                **{f"areas_{k}": d.get(k) for k in keys},
+                **{f"whole_{k}": w.get(k) for k in keys},
+                "whole_first_solution_s": w.get("first_solution_s"),
+                "whole_no_plan_within_s": w.get("no_plan_within_s"),
+            }
+        )
+    return table
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds-per-400", type=float, default=5.0)
@@ -93,6 +154,10 @@ def main() -> None:
     )
     parser.add_argument("--name", default="scale", help="results file: results/<name>.json")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
+    parser.add_argument("--whole", action="store_true", help="also plan large days whole")
+    parser.add_argument("--whole-sizes", type=int, nargs="*", default=[1000, 2000, 4000])
+    parser.add_argument("--whole-seconds", type=float, default=300.0)
+    parser.add_argument("--whole-timeout", type=float, default=900.0)
     args = parser.parse_args()
     sizes = SIZES + ([(10_000, 3_000)] if args.x25 else [])
     if args.sizes:
@@ -121,6 +186,37 @@ def main() -> None:
         "rows": rows,
     }
     (args.out / f"{args.name}.json").write_text(
+        json.dumps(result, indent=2) + "\n", encoding="utf-8"
+    )
+    if args.whole:
+        compare(rows, args)
+
+
+def compare(rows: list[dict[str, object]], args: argparse.Namespace) -> None:
+    """Plan the sizes of ``--whole-sizes`` whole, print and record them beside ``rows``."""
+    wholes = []
+    for row in rows:
+        needs, volunteers = int(row["needs"]), int(row["volunteers"])  # type: ignore[call-overload]
+        if needs in args.whole_sizes:
+            wholes.append(whole(needs, volunteers, args.whole_seconds, args.whole_timeout))
+            Console().print(f"{needs} needs whole: {wholes[-1]}")
+    table = side_by_side(rows, wholes)
+    shown = Table(title="By area (median run) against whole (one run)")
+    for key in table[0] if table else ():
+        shown.add_column(key, justify="right")
+    for row in table:
+        shown.add_row(*(str(v) for v in row.values()))
+    Console(width=200).print(shown)
+    result = {
+        "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        "seconds_per_400": args.seconds_per_400,
+        "whole_seconds": args.whole_seconds,
+        "whole_timeout_s": args.whole_timeout,
+        "comparison": table,
+        "whole_rows": wholes,
+    }
+    (args.out / f"{args.name}_whole.json").write_text(
         json.dumps(result, indent=2) + "\n", encoding="utf-8"
     )
 

@@ -52,6 +52,7 @@ def make_plan(
     equity: bool = EQUITY,
     handling_s: float = HANDLING_S,
     per_item_s: float = PER_ITEM_S,
+    areas: bool = True,
 ) -> Plan:
     """Plan a whole day: every need assigned (partner, volunteer, order, times) or unserved
     with its reason. A complete first solution is always built; ``stop`` says when the
@@ -59,7 +60,8 @@ def make_plan(
     time on board; ``workers``: processes (default: the usable cores); ``equity``: a need in
     a more deprived LSOA is worth more, within its priority (``kst_match.solve.weights``);
     ``handling_s`` and ``per_item_s``: a visit to a site takes ``handling_s`` plus
-    ``per_item_s`` per parcel collected, seconds."""
+    ``per_item_s`` per parcel collected, seconds; ``areas``: a day of 1,000 needs or more is
+    planned by area (``kst_match.solve.decompose``), ``False`` plans it as one problem."""
     if not (0 <= handling_s <= 3600 and 0 <= per_item_s <= 3600):
         raise ValueError("handling_s and per_item_s must be 0 to 3,600 seconds")
     began = time.perf_counter()
@@ -74,6 +76,7 @@ def make_plan(
         progress=progress,
         workers=workers,
         rules=TimeRules(onboard_limit_min * 60, handling_s, per_item_s),
+        areas=areas,
     )
     solution.stats["stopping_rule"] = str(stop)
     solution.stats["equity"] = equity

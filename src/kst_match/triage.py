@@ -12,7 +12,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from kst_match.model import Day, Need, Reason, Volunteer
+from kst_match.model import Day, Need, Reason, ServiceKind, Skill, Volunteer
 
 
 @dataclass(frozen=True)
@@ -33,13 +33,15 @@ class Triage:
         """The triage of some needs over some volunteers: what a part of the day needs to
         know (a borough-wide triage is large to send to every worker process)."""
         ids, vols = set(needs), set(volunteers)
+        # Needs asking the same share one tuple (``triage``): each is cut once.
+        cut: dict[int, tuple[str, ...]] = {}
+        for n in ids:
+            answer = self.volunteers.get(n)
+            if answer is not None and id(answer) not in cut:
+                cut[id(answer)] = tuple(v for v in answer if v in vols)
         return Triage(
             partners={n: self.partners[n] for n in ids if n in self.partners},
-            volunteers={
-                n: tuple(v for v in self.volunteers[n] if v in vols)
-                for n in ids
-                if n in self.volunteers
-            },
+            volunteers={n: cut[id(self.volunteers[n])] for n in ids if n in self.volunteers},
             rejected={n: r for n, r in self.rejected.items() if n in ids},
         )
 
@@ -58,14 +60,30 @@ def qualified(need: Need, volunteer: Volunteer) -> bool:
     return not need.language_required or volunteer.speaks(need.language)
 
 
+Ask = tuple[frozenset[Skill], str | None]  # skills required, and a language if required
+
+
+def _ask(need: Need) -> Ask:
+    """What a volunteer must have for ``need``: needs asking the same share every answer."""
+    return need.required_skills, need.language if need.language_required else None
+
+
 def triage(day: Day) -> Triage:
-    """Eligible partners and volunteers for every need of the day."""
+    """Eligible partners and volunteers for every need of the day.
+
+    Needs asking the same (skills, language) of the same partners share one answer, worked
+    out once over the volunteers: the cost grows with the needs plus the volunteers times the
+    few distinct questions, not with needs times volunteers."""
     offering: dict[str, list[str]] = {}
     rejected: dict[str, Reason] = {}
+    offered: dict[tuple[ServiceKind, str | None], list[str]] = {}
     for need in day.needs:
-        offering[need.id] = [
-            p.id for p in day.partners if need.kind in p.services and p.covers(need.ward)
-        ]
+        key = (need.kind, need.ward)
+        if key not in offered:
+            offered[key] = [
+                p.id for p in day.partners if need.kind in p.services and p.covers(need.ward)
+            ]
+        offering[need.id] = offered[key]
         if not offering[need.id]:
             rejected[need.id] = Reason.no_partner
 
@@ -75,12 +93,25 @@ def triage(day: Day) -> Triage:
     for v in day.volunteers:
         for p in v.partners:
             members[p].append(v)
+    belongs = [v.partners for v in day.volunteers]
+    able: dict[Ask, list[bool]] = {}  # ask -> qualified, for each volunteer in order
 
-    def staffed(need: Need, partner: str) -> bool:
-        return any(qualified(need, v) for v in members[partner])
+    def qualified_all(need: Need) -> list[bool]:
+        ask = _ask(need)
+        if ask not in able:
+            able[ask] = [qualified(need, v) for v in day.volunteers]
+        return able[ask]
+
+    staffed: dict[tuple[Ask, str], bool] = {}
+
+    def is_staffed(need: Need, partner: str) -> bool:
+        key = (_ask(need), partner)
+        if key not in staffed:
+            staffed[key] = any(qualified(need, v) for v in members[partner])
+        return staffed[key]
 
     candidates = {
-        n.id: [p for p in offering[n.id] if staffed(n, p)]
+        n.id: [p for p in offering[n.id] if is_staffed(n, p)]
         for n in day.needs
         if n.id not in rejected
     }
@@ -89,12 +120,20 @@ def triage(day: Day) -> Triage:
             pool = [v for p in offering[need.id] for v in members[p]]
             rejected[need.id] = _unqualified_reason(need, pool)
 
+    # One tuple per distinct answer, shared by every need that asks it.
+    answers: dict[tuple[Ask, frozenset[str]], tuple[str, ...]] = {}
     volunteers: dict[str, tuple[str, ...]] = {}
     for need in day.needs:
-        partners = set(candidates.get(need.id, ()))
-        volunteers[need.id] = tuple(
-            v.id for v in day.volunteers if partners & v.partners and qualified(need, v)
-        )
+        partners = frozenset(candidates.get(need.id, ()))
+        key = (_ask(need), partners)
+        if key not in answers:
+            fit = qualified_all(need) if partners else []
+            answers[key] = tuple(
+                v.id
+                for v, mine, ok in zip(day.volunteers, belongs, fit, strict=False)
+                if ok and not partners.isdisjoint(mine)
+            )
+        volunteers[need.id] = answers[key]
     return Triage(
         partners={n.id: tuple(candidates.get(n.id, ())) for n in day.needs},
         volunteers=volunteers,

@@ -97,9 +97,10 @@ def closest_reason(reasons: list[Reason]) -> Reason:
     return max(reasons, key=_PROGRESS.index)
 
 
-# Volunteers tested together, nearest first: a matrix over a few hundred places, whatever the
-# size of the day (a borough-wide one over every volunteer's home would not fit in memory).
-ALONE_CHUNK = 150
+# Volunteers tested together, nearest first: a matrix over about a hundred places, whatever the
+# size of the day (a borough-wide one over every volunteer's home would not fit in memory); the
+# nearest chunk usually holds the few able volunteers a caller needs.
+ALONE_CHUNK = 50
 
 
 def alone_verdicts(
@@ -109,10 +110,15 @@ def alone_verdicts(
     site: Site | None,
     rules: TimeRules = DEFAULT_RULES,
     first_able: bool = False,
+    enough: int | None = None,
 ) -> dict[str, Reason | None]:
     """``alone`` for each of ``vehicles`` (by id), tried in chunks of ``ALONE_CHUNK`` nearest
     first (straight-line distance from where they start). With ``first_able`` it stops after
-    the chunk in which one is able (enough to know the need can be served)."""
+    the chunk in which one is able (enough to know the need can be served); with ``enough``,
+    after the chunk in which that many are able (the nearest ``enough`` able are then known,
+    in order)."""
+    if first_able:
+        enough = 1
     if not vehicles:
         return {}
     starts = np.array([v.start for v in vehicles], dtype=float)
@@ -127,6 +133,6 @@ def alone_verdicts(
         places = Places(travel, points + [p for v in chunk for p in (v.start, v.end)])
         for v in chunk:
             verdicts[v.id] = alone(need, v, places, site, rules)
-        if first_able and any(verdicts[v.id] is None for v in chunk):
+        if enough is not None and sum(r is None for r in verdicts.values()) >= enough:
             break
     return verdicts

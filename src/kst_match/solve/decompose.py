@@ -45,6 +45,9 @@ FREE_SHARE = 0.6
 DECOMPOSE_FROM = 1000
 # Needs per area at most: a size the routing search handles well in a few seconds.
 AREA_NEEDS = 250
+# Under a time rule the areas share this part of the time left when they start; the repair's
+# batches share the rest, up to the limit, so that the plan ends near its limit.
+AREAS_SHARE = 0.7
 # The repair works on batches of at most REPAIR_NEEDS needs, each offered to the nearest
 # REPAIR_VEHICLES_PER_NEED volunteers able to serve it, at most REPAIR_FLEET in a batch.
 REPAIR_NEEDS = 100
@@ -65,17 +68,20 @@ def solve(
     workers: int | None = None,
     clock: float | None = None,
     rules: TimeRules = DEFAULT_RULES,
+    areas: bool = True,
 ) -> DaySolution:
     """The day's solution: one problem when small, by area when large; then the needs left
     crowded out (or left by the areas) are offered again, with room made for them; then
     partner capacity, a final insertion pass and true reasons (``kst_match.solve.finish``).
 
-    ``stop`` rules every search; a time rule counts from ``clock`` (default: now), and each
-    area solved side by side gets its share of the wall time by its size."""
+    ``stop`` rules every search; a time rule counts from ``clock`` (default: now), and the
+    areas solved side by side share what is left of the wall time by their size. ``areas``:
+    cut a day of ``DECOMPOSE_FROM`` needs or more into areas; ``False`` solves any day as one
+    problem (to compare the two; a whole large day takes far longer to start)."""
     say = progress or (lambda _msg: None)
     clock = time.monotonic() if clock is None else clock
     workers = workers or usable_cores()
-    groups = _by_area(day, vehicles) if len(day.needs) >= DECOMPOSE_FROM else {}
+    groups = _by_area(day, vehicles) if areas and len(day.needs) >= DECOMPOSE_FROM else {}
     say("triage")
     tri = triage(day)
     # Partners' places first: routing plans only needs a partner can take.
@@ -104,6 +110,7 @@ def solve(
         )
     else:
         total = sum(len(needs) for needs, _ in groups.values())
+        left = _left(stop, clock)
         tasks = []
         for needs, area_vehicles in groups.values():
             needs = [n for n in needs if n.id not in refused]
@@ -111,16 +118,20 @@ def solve(
                 continue
             area = day.model_copy(update={"needs": tuple(needs)})
             places = Places.of(travel, area, needs, area_vehicles).detached(_modes(area_vehicles))
-            # Each area's share of the wall time, by its size, with the workers side by side.
-            share = stop.share(min(1.0, workers * len(needs) / total))
+            # Each area's share of the wall time left, by its size, the workers side by side.
+            share = stop.share(AREAS_SHARE * left * min(1.0, workers * len(needs) / total))
             part_tri = tri.restricted((n.id for n in needs), (v.id for v in area_vehicles))
             tasks.append((area, area_vehicles, places, share, part_tri, rules))
         say(f"solving {len(tasks)} neighbourhoods side by side")
+        # The largest areas first, so that no worker is left with a large one at the end;
+        # merged in the areas' own order, which the repair's choices follow.
+        order = sorted(range(len(tasks)), key=lambda k: (-len(tasks[k][0].needs), k))
         if workers > 1:
             with ProcessPoolExecutor(max_workers=workers) as pool:
-                parts = list(pool.map(_solve_area, tasks))
+                done = list(pool.map(_solve_area, [tasks[k] for k in order]))
         else:
-            parts = [_solve_area(task) for task in tasks]
+            done = [_solve_area(tasks[k]) for k in order]
+        parts = [part for _, part in sorted(zip(order, done, strict=True), key=lambda p: p[0])]
         solution = _merge(parts, tri)
         solution.unserved.update(refused)
         # Vehicles in no area with needs still take part in the repair, with empty days.
@@ -134,7 +145,13 @@ def solve(
     starved = bool(solution.stats.get("starved"))
     say("partner capacity and a last insertion pass")
     solution = finish(
-        day, vehicles, travel, solution, starved=starved, rules=rules, weigh_moves=whole
+        day,
+        vehicles,
+        travel,
+        solution,
+        starved=starved,
+        rules=rules,
+        weigh_moves=whole and len(day.needs) < DECOMPOSE_FROM,
     )
     if scarce:
         say("searching the routes again within partners' places")
@@ -194,6 +211,14 @@ def _polish(
 def _travel(solution: DaySolution) -> float:
     """Seconds travelled over every route."""
     return sum(s.travel_s for stops in solution.routes.values() for s in stops)
+
+
+def _left(stop: StoppingCriterion, clock: float) -> float:
+    """The share of a time rule's budget not yet spent since ``clock`` (1 for rules that do
+    not count time): triage and travel before the areas start come out of their time."""
+    if stop.seconds is None:
+        return 1.0
+    return max(0.0, 1.0 - (time.monotonic() - clock) / stop.seconds)
 
 
 def _modes(vehicles: Sequence[Vehicle]) -> set[Transport]:
@@ -302,8 +327,8 @@ def _repair(
 ) -> DaySolution:
     """Offer the needs left crowded out to the nearest able volunteers anywhere, a batch of
     at most ``REPAIR_NEEDS`` at a time, nearby needs together. Each batch builds a complete
-    first solution whatever the time; its improvement stops by the plan's rule (a time rule
-    that has run out leaves only the first solution)."""
+    first solution whatever the time; its improvement stops by the plan's rule, a time rule
+    shared equally by the batches left (one that has run out leaves only first solutions)."""
     open_needs = sorted(
         (
             day.need(n)
@@ -314,8 +339,11 @@ def _repair(
     )
     batches = [open_needs[i : i + REPAIR_NEEDS] for i in range(0, len(open_needs), REPAIR_NEEDS)]
     by_id = {v.id: v for v in vehicles}
-    for batch in batches:
-        _repair_batch(day, by_id, travel, merged, tri, batch, stop, clock, progress, rules)
+    for k, batch in enumerate(batches):
+        # Each batch's search has an equal part of what is left of a time rule, on its clock.
+        share = stop.share(_left(stop, clock) / (len(batches) - k))
+        now = time.monotonic()
+        _repair_batch(day, by_id, travel, merged, tri, batch, share, now, progress, rules)
     merged.stats["repair_needs"] = len(open_needs)
     # Empty days of vehicles that never got work are not routes.
     for vid, stops in list(merged.routes.items()):
@@ -327,13 +355,16 @@ def _repair(
 def _able(
     day: Day, needs: Sequence[Need], by_id: dict[str, Vehicle], tri: Triage, travel: TravelModel
 ) -> dict[str, tuple[list[str], list[Reason]]]:
-    """For each need: the volunteers able to serve it alone, nearest first, and the reasons of
-    the qualified others."""
+    """For each need: the nearest volunteers able to serve it alone, nearest first (at least
+    the ``REPAIR_VEHICLES_PER_NEED`` nearest when there are so many; all when fewer), and the
+    reasons of the qualified others tried (all of them when none is able). The volunteers
+    further than the chunk that gives enough are not tried: the repair takes the nearest."""
+    enough = max(REPAIR_VEHICLES_PER_NEED, TAKE_OVER_VEHICLES, SCARCE + 1)
     result: dict[str, tuple[list[str], list[Reason]]] = {}
     for need in needs:
         site = day.site(need.site) if need.site else None
         qualified = [by_id[v] for v in tri.volunteers[need.id] if v in by_id]
-        verdicts = alone_verdicts(need, qualified, travel, site)  # nearest first
+        verdicts = alone_verdicts(need, qualified, travel, site, enough=enough)
         able = [vid for vid, r in verdicts.items() if r is None]
         result[need.id] = (able, [r for r in verdicts.values() if r is not None])
     return result

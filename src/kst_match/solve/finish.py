@@ -17,8 +17,10 @@ import dataclasses
 from collections import Counter
 from collections.abc import Mapping, Sequence
 
-from kst_match.geo.travel import TravelModel
-from kst_match.model import Day, Need, Reason, StopKind
+import numpy as np
+
+from kst_match.geo.travel import DEFAULT_PROFILES, TravelModel, haversine_pairs_m
+from kst_match.model import Day, Need, Reason, Site, StopKind
 from kst_match.solve import weights
 from kst_match.solve.alone import alone_verdicts, closest_reason, site_shut
 from kst_match.solve.day import DaySolution
@@ -41,6 +43,9 @@ from kst_match.solve.timed import Timed
 from kst_match.solve.vehicles import Vehicle
 from kst_match.solve.weights import need_value
 
+# Volunteers weighed together for one need in the final insertion pass, nearest days first;
+# the next ring is tried only when the need fits in no day of this one.
+INSERTION_RING = 60
 # Moving costs in hectometres of travel at 20 km/h; a need that fits nowhere else costs most.
 HM_PER_S = 20 / 3.6 / 100
 # Every moving cost stays under 1,000, the least gap between two needs' values in the count's
@@ -49,6 +54,7 @@ HM_PER_S = 20 / 3.6 / 100
 NO_MOVE = 990
 KEEPS_CONTINUITY = 980
 MOVE_CAP = 970
+
 RULE_REASONS = frozenset(
     {Reason.no_partner, Reason.no_skill, Reason.no_language, Reason.site_closed}
 )
@@ -72,18 +78,20 @@ def finish(
     on a large one: 11 s for 805 needs on a 2,000-need day)."""
     tri = solution.triage
     by_id = {v.id: v for v in vehicles}
+    belongs = {v.id: v.volunteer.partners for v in vehicles}
     counts = [assign_partners(day, tri, solution.served_by, used)]
     if counts[0][1] and weigh_moves:
         # Which needs give up their places decides what the insertion must move: of needs of
         # one value, those cheapest to move elsewhere go. That is an estimate, one need at a
         # time, so the count without it is settled too and the better plan kept.
         free = capacity_left(day, counts[0][0], used)
-        moving = _moving(day, by_id, travel, solution, counts[0][1], free, rules)
+        days = _Days(vehicles, solution.routes)
+        moving = _moving(day, by_id, travel, solution, counts[0][1], free, rules, days, belongs)
         counts.insert(0, assign_partners(day, tri, solution.served_by, used, moving=moving))
     best: DaySolution | None = None
     for partner_of, homeless in counts:
         trial = _copy(solution) if len(counts) > 1 else solution
-        _settle(day, by_id, travel, trial, partner_of, homeless, used, rules)
+        _settle(day, vehicles, by_id, travel, trial, partner_of, homeless, used, rules, belongs)
         if best is None or better(day, trial, best):
             best = trial
     assert best is not None
@@ -95,8 +103,19 @@ def finish(
     return solution
 
 
+def _rule_reason(day: Day, need: Need, solution: DaySolution, rules: TimeRules) -> Reason | None:
+    """A reason found by the rules alone, whatever the plan."""
+    rejected = solution.triage.rejected.get(need.id)
+    if rejected is not None:
+        return rejected
+    if need.site and site_shut(need, day.site(need.site), rules):
+        return Reason.site_closed
+    return None
+
+
 def _settle(
     day: Day,
+    vehicles: Sequence[Vehicle],
     by_id: dict[str, Vehicle],
     travel: TravelModel,
     solution: DaySolution,
@@ -104,6 +123,7 @@ def _settle(
     homeless: list[str],
     used: Counter[Key] | None,
     rules: TimeRules,
+    belongs: dict[str, frozenset[str]],
 ) -> None:
     """Take the ``homeless`` needs out of their days, then offer every need unserved a place,
     urgent first, where it adds least (``solution`` changed in place)."""
@@ -123,10 +143,15 @@ def _settle(
     unserved.sort(key=lambda n: (-need_value(n, day.equity), n.id))
     unserved = [n for n in unserved if _rule_reason(day, n, solution, rules) is None]
     inserted = 0
+    days = _Days(vehicles, solution.routes)
     # Rounds until nothing more fits: a need placed late in a round can make room for one
     # tried earlier (a call made from a visit nearer home leaves time to get home).
     while True:
-        placed = [n for n in unserved if _insert(day, n, by_id, travel, solution, left, rules)]
+        placed = [
+            n
+            for n in unserved
+            if _insert(day, n, by_id, travel, solution, left, rules, days, belongs)
+        ]
         inserted += len(placed)
         if not placed:
             break
@@ -168,6 +193,8 @@ def _moving(
     homeless: Sequence[str],
     left: Mapping[Key, int | None],
     rules: TimeRules,
+    days: _Days,
+    belongs: dict[str, frozenset[str]],
 ) -> dict[str, int]:
     """For the needs that could give up a place to the ``homeless`` ones (of their kind, on
     volunteers of their partners): what moving each to a volunteer of another partner with
@@ -191,7 +218,9 @@ def _moving(
             if need.previous_volunteer == vid:
                 moving[need.id] = KEEPS_CONTINUITY
                 continue
-            best = _best_place(day, need, by_id, travel, solution, left, rules, partners)
+            best = _best_place(
+                day, need, by_id, travel, solution, left, rules, days, belongs, partners
+            )
             if best is None:
                 moving[need.id] = NO_MOVE
                 continue
@@ -207,16 +236,6 @@ def _moving(
             cost = int((best[0] - saving) * HM_PER_S)
             moving[need.id] = min(MOVE_CAP, max(0, cost))
     return moving
-
-
-def _rule_reason(day: Day, need: Need, solution: DaySolution, rules: TimeRules) -> Reason | None:
-    """A reason found by the rules alone, whatever the plan."""
-    rejected = solution.triage.rejected.get(need.id)
-    if rejected is not None:
-        return rejected
-    if need.site and site_shut(need, day.site(need.site), rules):
-        return Reason.site_closed
-    return None
 
 
 def _remove(
@@ -248,6 +267,35 @@ def _remove(
         solution.unserved[n] = Reason.partner_capacity
 
 
+class _Days:
+    """Every point of every volunteer's day (start, end, stops) as arrays, kept up to date as
+    needs are inserted: how near each day comes to a place, for all volunteers at once."""
+
+    def __init__(self, vehicles: Sequence[Vehicle], routes: dict[str, list[Timed]]) -> None:
+        self.row = {v.id: k for k, v in enumerate(vehicles)}
+        owner: list[int] = []
+        points: list[tuple[float, float]] = []
+        for k, v in enumerate(vehicles):
+            mine = [v.start, v.end, *((s.lon, s.lat) for s in routes.get(v.id) or ())]
+            owner += [k] * len(mine)
+            points += mine
+        self.owner = np.array(owner, dtype=np.int64)
+        self.xy = np.array(points, dtype=float).reshape(-1, 2)
+
+    def add(self, vid: str, points: list[tuple[float, float]]) -> None:
+        """Points now on ``vid``'s day."""
+        self.owner = np.concatenate([self.owner, np.full(len(points), self.row[vid])])
+        self.xy = np.concatenate([self.xy, np.array(points, dtype=float).reshape(-1, 2)])
+
+    def metres(self, lon: float, lat: float) -> np.ndarray:
+        """Straight-line metres from (lon, lat) to the nearest point of each volunteer's day,
+        by the row of ``row``."""
+        here = np.broadcast_to(np.array([lon, lat]), self.xy.shape)
+        near = np.full(len(self.row), np.inf)
+        np.minimum.at(near, self.owner, haversine_pairs_m(self.xy, here))
+        return near
+
+
 def _insert(
     day: Day,
     need: Need,
@@ -256,16 +304,21 @@ def _insert(
     solution: DaySolution,
     left: dict[Key, int | None],
     rules: TimeRules,
+    days: _Days,
+    belongs: dict[str, frozenset[str]],
 ) -> bool:
-    """Put ``need`` where it adds least to the final plan, if it fits anywhere."""
-    best = _best_place(day, need, by_id, travel, solution, left, rules)
+    """Put ``need`` where it adds least to the final plan, if it fits anywhere
+    (``_best_place``)."""
+    best = _best_place(day, need, by_id, travel, solution, left, rules, days, belongs)
     if best is None:
         return False
     _, vid, partner, route = best
+    site = day.site(need.site) if need.site else None
     solution.routes[vid] = route
     solution.served_by[need.id] = vid
     solution.partner_of[need.id] = partner
     solution.unserved.pop(need.id, None)
+    days.add(vid, [(need.lon, need.lat)] + ([(site.lon, site.lat)] if site else []))
     room = left.get((partner, need.kind))
     if room is not None:
         left[(partner, need.kind)] = room - 1
@@ -280,48 +333,92 @@ def _best_place(
     solution: DaySolution,
     left: Mapping[Key, int | None],
     rules: TimeRules,
+    days: _Days,
+    belongs: dict[str, frozenset[str]],
     outside: frozenset[str] = frozenset(),
 ) -> tuple[float, str, str, list[Timed]] | None:
     """Where ``need`` adds least to the plan: (cost, volunteer, partner, their new day), or
-    ``None`` if it fits nowhere; volunteers of the partners in ``outside`` are left out."""
+    ``None`` if it fits nowhere; volunteers of the partners in ``outside`` are left out.
+
+    The volunteers who may take it are tried a ring of ``INSERTION_RING`` at a time, the
+    nearest days first (``_nearest_days``; a call, which adds no travel, in order of cost):
+    the cheapest insertion in the first ring where it fits anywhere wins. On a large day a
+    visit or delivery is not weighed against every route of the borough. ``days``: the
+    points of every day; ``belongs``: volunteer -> partners."""
     tri = solution.triage
-    partners = tri.partners.get(need.id, ())
+    partners = [p for p in tri.partners.get(need.id, ()) if has_room(left, (p, need.kind))]
     eligible: list[tuple[Vehicle, str]] = []
-    for vid in tri.volunteers.get(need.id, ()):
+    for vid in tri.volunteers.get(need.id, ()) if partners else ():
         v = by_id.get(vid)
-        if v is None or not outside.isdisjoint(v.volunteer.partners):
+        mine = belongs.get(vid, frozenset())
+        if v is None or not outside.isdisjoint(mine):
             continue
-        partner = next(
-            (p for p in partners if p in v.volunteer.partners and has_room(left, (p, need.kind))),
-            None,
-        )
+        partner = next((p for p in partners if p in mine), None)
         if partner is not None:
             eligible.append((v, partner))
     if not eligible:
         return None
     site = day.site(need.site) if need.site else None
-    points = [(need.lon, need.lat)] + ([(site.lon, site.lat)] if site else [])
+    if need.kind.is_call:
+        # A call adds no travel: the first that can take it by (cost, id) is the cheapest of
+        # all, so rings in that order give the same volunteer as trying everyone.
+        eligible.sort(key=lambda e: (insertion_cost(need, e[0], 0.0), e[0].id))
+    elif len(eligible) > INSERTION_RING:
+        eligible = _nearest_days(need, site, eligible, days)
+    for k in range(0, len(eligible), INSERTION_RING):
+        best = _cheapest(day, need, site, eligible[k : k + INSERTION_RING], travel, solution, rules)
+        if best is not None:
+            return best
+    return None
+
+
+def _nearest_days(
+    need: Need, site: Site | None, eligible: list[tuple[Vehicle, str]], days: _Days
+) -> list[tuple[Vehicle, str]]:
+    """``eligible`` by how near their day comes to the need (and to its site, for a delivery):
+    straight-line seconds at the default speed of each one's mode from the nearest of their
+    start, end and stops; ties by id. Only an order for trying them, not a travel time."""
+    near = days.metres(need.lon, need.lat)
+    if site is not None:
+        near = near + days.metres(site.lon, site.lat)
+    rows = [days.row[v.id] for v, _ in eligible]
+    speed = [DEFAULT_PROFILES[v.transport].speed_ms for v, _ in eligible]
+    seconds = near[rows] / np.array(speed)
+    order = sorted(range(len(eligible)), key=lambda k: (seconds[k], eligible[k][0].id))
+    return [eligible[k] for k in order]
+
+
+def _cheapest(
+    day: Day,
+    need: Need,
+    site: Site | None,
+    eligible: list[tuple[Vehicle, str]],
+    travel: TravelModel,
+    solution: DaySolution,
+    rules: TimeRules,
+) -> tuple[float, str, str, list[Timed]] | None:
+    """The cheapest feasible insertion of ``need`` into the days of ``eligible`` (volunteer,
+    partner): (cost, volunteer, partner, new route), or None. Each day is weighed with its own
+    small travel matrix (its stops, the need and its site)."""
+    here = [(need.lon, need.lat)] + ([(site.lon, site.lat)] if site else [])
     # First who could serve it alone (small matrices, nearest first), then their days.
     verdicts = alone_verdicts(need, [v for v, _ in eligible], travel, site, rules)
-    eligible = [(v, p) for v, p in eligible if verdicts[v.id] is None]
-    if not eligible:
-        return None
-    for v, _ in eligible:
-        points += [v.start, v.end]
-        points += [(s.lon, s.lat) for s in solution.routes.get(v.id, ())]
-    places = Places(travel, points)
     # Volunteers by the cheapest their day could possibly take it; the search stops once that
     # bound is no better than an insertion found (the best is still the cheapest of all).
     candidates = []
     for v, partner in eligible:
-        stops = localised(solution.routes.get(v.id) or _empty(v, places), places)
+        if verdicts[v.id] is not None:
+            continue
+        route = solution.routes.get(v.id)
+        places = Places(travel, [*here, v.start, v.end, *((s.lon, s.lat) for s in route or ())])
+        stops = localised(route or _empty(v, places), places)
         options = insertion_options(need, v, stops, day, places)
         if options:
             bound = insertion_cost(need, v, options[0][0])
-            candidates.append((bound, v.id, v, partner, stops, options))
+            candidates.append((bound, v.id, v, partner, stops, options, places))
     candidates.sort(key=lambda c: (c[0], c[1]))
     best: tuple[float, str, str, list[Timed]] | None = None
-    for bound, _, v, partner, stops, options in candidates:
+    for bound, _, v, partner, stops, options, places in candidates:
         if best is not None and (bound, v.id) >= (best[0], best[1]):
             break
         found = best_insertion(need, v, stops, day, places, rules, options)
