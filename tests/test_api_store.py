@@ -146,29 +146,3 @@ def test_a_volunteers_statuses_are_read_from_their_own_reports(store: Store) -> 
         plan = conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters).all()
     details = " | ".join(row[-1] for row in plan)
     assert "reports USING INDEX ix_reports_date_volunteer" in details, details
-
-
-def test_the_street_champions_reads_take_no_transaction_on_sqlite(store: Store) -> None:
-    """``connect`` runs each statement on its own: no BEGIN before it and no snapshot, so a
-    write committed between two of its statements is seen by the second. Sessions still begin
-    their transactions (BEGIN to read, BEGIN IMMEDIATE to write)."""
-    statements: list[str] = []
-
-    def capture(conn, cursor, statement, parameters, context, executemany) -> None:  # type: ignore[no-untyped-def]
-        statements.append(statement)
-
-    count = select(func.count()).select_from(DropoutRow)
-    for engine in (store.engine, store.writer):
-        event.listen(engine, "before_cursor_execute", capture)
-    with store.connect() as connection:
-        before = connection.execute(count).scalar_one()
-        with store.write() as session:
-            session.add(DropoutRow(date=DATE.isoformat(), volunteer_id="V1", received_at=db.now()))
-        after = connection.execute(count).scalar_one()
-    assert (before, after) == (0, 1)
-    with store.read() as session:
-        session.execute(count)
-    for engine in (store.engine, store.writer):
-        event.remove(engine, "before_cursor_execute", capture)
-    begins = [s for s in statements if s.startswith("BEGIN")]
-    assert begins == ["BEGIN IMMEDIATE", "BEGIN"]  # the write's, then the read session's

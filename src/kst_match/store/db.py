@@ -21,9 +21,6 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import Session
 
 ENV_URL = "KST_MATCH_DATABASE_URL"
-# An execution option: on SQLite, statements run each in its own transaction (no BEGIN, no
-# ROLLBACK), as PostgreSQL's reads do without one.
-NO_TRANSACTION = "kst_match_no_transaction"
 BUSY_TIMEOUT_MS = 30_000
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -82,8 +79,7 @@ def _sqlite_engine(url: URL, immediate: bool) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _begin(connection) -> None:  # type: ignore[no-untyped-def]
-        if not connection.get_execution_options().get(NO_TRANSACTION):
-            connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
     return engine
 
@@ -104,16 +100,11 @@ class Store:
             self.engine = create_engine(parsed, pool_size=20, max_overflow=20, pool_pre_ping=True)
             self.writer = self.engine
         self.reader = self.engine
-        # The street champions' reads (``connect``) need no snapshot across their statements:
-        # on SQLite, a BEGIN and a ROLLBACK fewer each (two statements of six for a pull of
-        # assignments, each a round through SQLAlchemy and the driver).
-        self.rows = self.engine.execution_options(**{NO_TRANSACTION: True})
         if not self.sqlite:
             # At PostgreSQL's READ COMMITTED each statement sees its own snapshot, in a
             # transaction or not: reading without one saves the BEGIN and ROLLBACK round trips,
             # and a ROLLBACK would also drop psycopg's prepared statements.
             self.reader = self.engine.execution_options(isolation_level="AUTOCOMMIT")
-            self.rows = self.reader
         # SQLite admits one writer at a time. The threads of this process take turns here, each
         # woken as soon as the one before it commits; in SQLite's busy handler they would sleep
         # and retry at growing intervals (up to 100 ms a try), and a newcomer could take the
@@ -144,10 +135,9 @@ class Store:
 
     @contextmanager
     def connect(self) -> Iterator[Connection]:
-        """A connection for reading with SQLAlchemy Core, without the ORM session (the street
-        champions' requests read rows, not objects), and without a transaction: each
-        statement sees the database as of its own start."""
-        with self.rows.connect() as connection:
+        """A connection for reading with SQLAlchemy Core: as ``read``, without the ORM session
+        (the street champions' requests read rows, not objects)."""
+        with self.reader.connect() as connection:
             yield connection
 
     @contextmanager
