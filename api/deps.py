@@ -14,13 +14,14 @@ from fastapi.exception_handlers import (
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from limits import parse
+from limits import RateLimitItem, parse
 from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
 from api.jobs import JobRunner
+from api.ratelimit import MovingWindows
 from kst_match.store import Store
 from kst_match.store.auth import Principal, lookup
 
@@ -99,23 +100,35 @@ VolunteerUser = Annotated[Principal, Depends(role("volunteer"))]
 
 
 class RateLimits:
-    """Moving-window rate limits per token (the ``limits`` library)."""
+    """Moving-window rate limits per token: counted in this process for ``memory://``
+    (``api.ratelimit``), else in the ``limits`` library's storage at ``storage_uri``."""
 
     def __init__(self, storage_uri: str, limits: dict[str, str]) -> None:
-        self.limiter = MovingWindowRateLimiter(storage_from_string(storage_uri))
         self.limits = {name: parse(text) for name, text in limits.items()}
+        self.local = MovingWindows() if storage_uri.startswith("memory://") else None
+        self.limiter = (
+            None if self.local else MovingWindowRateLimiter(storage_from_string(storage_uri))
+        )
 
     def hit(self, name: str, key: str) -> None:
-        """Count one request; 429 with ``Retry-After`` when over the limit."""
+        """Count one request; 429 with ``Retry-After`` (whole seconds) when over the limit."""
         item = self.limits[name]
-        if not self.limiter.hit(item, name, key):
-            reset = self.limiter.get_window_stats(item, name, key).reset_time
-            wait = max(1, int(reset - time.time()) + 1)
+        wait = self._wait_s(item, name, key)
+        if wait is not None:
             raise HTTPException(
                 status.HTTP_429_TOO_MANY_REQUESTS,
                 f"too many requests: at most {item}",
-                headers={"Retry-After": str(wait)},
+                headers={"Retry-After": str(max(1, int(wait) + 1))},
             )
+
+    def _wait_s(self, item: RateLimitItem, name: str, key: str) -> float | None:
+        """None if the hit is counted, else the seconds until one more would be."""
+        if self.local is not None:
+            return self.local.hit(item.key_for(name, key), item.amount, item.get_expiry())
+        assert self.limiter is not None
+        if self.limiter.hit(item, name, key):
+            return None
+        return self.limiter.get_window_stats(item, name, key).reset_time - time.time()
 
 
 def rate_limited(name: str, *roles: str) -> Callable[..., Principal]:

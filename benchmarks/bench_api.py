@@ -13,9 +13,14 @@ errors, and the load average before and after; also the commit, the database and
 version. Written to ``benchmarks/results/api.json``.
 
 The apps start ``--spawn-rate`` a second (20: the 100 apps over 5 s, as phones come on over a
-few seconds, never all in the same instant). ``--spawn-rate 100`` starts them all within a few
-milliseconds, so that a run opens with 100 requests at once, then 100 reports: a stress
-figure. The run's figures (p50, p99) are over every request, the start included;
+few seconds). Locust itself starts ``floor(rate)`` users in the same instant once a second (its
+dispatcher): at 20 a second, each of the first 5 seconds opens with 20 new apps within about
+5 ms of each other, 20 requests at once and then 20 reports. ``--start even`` (the default)
+has each app of such a group wait its turn, so that the apps start one every ``1/rate``
+seconds (50 ms); ``--start batches`` keeps Locust's groups. ``--spawn-rate 100 --start
+batches`` starts all 100 apps within a few milliseconds, so that a run opens with 100 requests
+at once, then 100 reports: a stress figure. The run's figures (p50, p99) are over every
+request, the start included;
 ``after_start`` gives the same figures, exact (from every request's time), for the requests
 begun ``--settle`` seconds or more after the run's first, with how many took over 50 ms before
 and after.
@@ -24,8 +29,8 @@ PostgreSQL: the server named by ``KST_MATCH_TEST_POSTGRES_URL`` (a fresh databas
 else a throwaway server started with ``scripts/pg-test-server start --durable`` (fsync on).
 
     python benchmarks/bench_api.py [--db sqlite postgresql] [--runs 3] [--seconds 60]
-        [--users 100] [--spawn-rate 20] [--wait 1 2] [--workers 1] [--iterations 20]
-        [--settle 5]
+        [--users 100] [--spawn-rate 20] [--start even|batches] [--wait 1 2] [--workers 1]
+        [--iterations 20] [--settle 5] [--out benchmarks/results/api.json]
 """
 
 from __future__ import annotations
@@ -229,6 +234,8 @@ def run_locust(
         "KST_BENCH_WAIT_MAX": str(args.wait[1]),
         "KST_BENCH_TIMINGS": f"{prefix}_timings.json",
     }
+    if args.start == "even":
+        env["KST_BENCH_SPREAD_RATE"] = str(args.spawn_rate)
     load_before = os.getloadavg()
     cpu_before = cpu_seconds(server_pid)
     command = [
@@ -375,7 +382,7 @@ def _coordinator_token(env: dict[str, str]) -> str:
 def report(result: dict[str, Any]) -> None:
     title = (
         f"API under {result['users']} street champion apps, started"
-        f" {result['spawn_rate_per_s']:g} a second ({result['commit']})"
+        f" {result['spawn_rate_per_s']:g} a second, {result['start']} ({result['commit']})"
     )
     table = Table(title=title)
     columns = ("database", "run", "requests", "req/s", "p50 ms", "p99 ms", "max ms", "errors")
@@ -410,7 +417,13 @@ def main() -> None:
         "--spawn-rate",
         type=float,
         default=20.0,
-        help="apps started per second (Locust's -r); --spawn-rate 100 starts all at once",
+        help="apps started per second (Locust's -r); 100 with --start batches: all at once",
+    )
+    parser.add_argument(
+        "--start",
+        choices=("even", "batches"),
+        default="even",
+        help="even: one app every 1/rate s; batches: Locust's floor(rate) apps at once a second",
     )
     parser.add_argument("--wait", type=float, nargs=2, default=[1.0, 2.0], metavar=("MIN", "MAX"))
     parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
@@ -436,6 +449,7 @@ def main() -> None:
         "commit": commit(),
         "users": args.users,
         "spawn_rate_per_s": args.spawn_rate,
+        "start": args.start,
         "seconds_per_run": args.seconds,
         "wait_s": args.wait,
         "server_workers": args.workers,

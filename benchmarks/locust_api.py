@@ -4,7 +4,9 @@ Each user holds one volunteer's token (from the JSON file named by KST_BENCH_TOK
 tokens and the day's date) and, in a loop with a think time between visits, pulls today's
 assignments and reports the next one done or failed, each report with a fresh report_id. With
 KST_BENCH_TIMINGS set, every request's start (Unix time, s), response time (ms), name and
-success are written to that JSON file when Locust stops.
+success are written to that JSON file when Locust stops. With KST_BENCH_SPREAD_RATE set to
+Locust's spawn rate, the users Locust starts together (``floor(rate)`` once a second) start one
+every ``1/rate`` seconds instead.
 
     locust -f benchmarks/locust_api.py --headless -u 100 -r 20 -t 60s --host http://...
 """
@@ -13,12 +15,14 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 import os
 import threading
 import uuid
 from pathlib import Path
 from typing import Any
 
+import gevent
 from locust import FastHttpUser, between, events, task
 
 _SETUP = json.loads(Path(os.environ["KST_BENCH_TOKENS"]).read_text(encoding="utf-8"))
@@ -30,6 +34,8 @@ _WAIT = (
 )
 _REASONS = ("not_home", "refused", "could_not_collect", "volunteer_unwell")
 _TIMINGS = os.environ.get("KST_BENCH_TIMINGS")
+_SPREAD = float(os.environ.get("KST_BENCH_SPREAD_RATE", "0"))
+_started = itertools.count()
 _requests: list[tuple[float, float, str, bool]] = []
 
 
@@ -55,6 +61,11 @@ class StreetChampion(FastHttpUser):
     def on_start(self) -> None:
         with _LOCK:
             token = next(_TOKENS)
+            started = next(_started)
+        if _SPREAD:
+            # Locust starts its users floor(rate) at a time, in the same instant, once a
+            # second: each waits its turn in that second, one every 1/rate s.
+            gevent.sleep((started % max(1, math.floor(_SPREAD))) / _SPREAD)
         self.headers = {"Authorization": f"Bearer {token}"}
         self.date = _SETUP["date"]
         self.reported = 0
