@@ -137,8 +137,9 @@ def test_kpis_by_decile_add_up_and_match_a_recount_from_plan_json(
     by_ward = equity["by_ward"]
     assert sum(row["needs"] for row in by_ward.values()) == kpis["needs"]
     assert sum(row["served"] for row in by_ward.values()) == kpis["served"]
+    # The recount means something only with many needs unserved, in several quintiles.
     assert (
-        kpis["unserved"] > 50
+        kpis["unserved"] >= 40
         and sum(1 for r in equity["by_imd_quintile"].values() if r["unserved"]) >= 3
     )
     # The validator recounts them too: a figure moved from one decile to another is caught.
