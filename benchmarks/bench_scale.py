@@ -91,6 +91,7 @@ def median_row(runs: list[dict[str, object]]) -> dict[str, object]:
     row["plan_s_min"] = ordered[0]["plan_s"]
     row["plan_s_max"] = ordered[-1]["plan_s"]
     row["served_min"] = min(r["served"] for r in runs)  # type: ignore[type-var]
+    row["violations_by_run"] = [r["violations"] for r in runs]
     row["runs"] = len(runs)
     return row
 
