@@ -52,7 +52,11 @@ def placed(day: Day) -> Day:
 
 
 def run(
-    needs: int, volunteers: int, seconds_per_400: float, limit: float | None = None, areas=True
+    needs: int,
+    volunteers: int,
+    seconds_per_400: float,
+    limit: float | None = None,
+    areas: bool = True,
 ) -> dict[str, object]:
     """One plan of the generated day of ``needs``, by area unless ``areas`` is False, with
     ``limit`` seconds (default: ``seconds_per_400`` for every 400 needs)."""
