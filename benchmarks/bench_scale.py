@@ -52,7 +52,11 @@ def placed(day: Day) -> Day:
 
 
 def run(
-    needs: int, volunteers: int, seconds_per_400: float, limit: float | None = None, areas=True
+    needs: int,
+    volunteers: int,
+    seconds_per_400: float,
+    limit: float | None = None,
+    areas: bool = True,
 ) -> dict[str, object]:
     """One plan of the generated day of ``needs``, by area unless ``areas`` is False, with
     ``limit`` seconds (default: ``seconds_per_400`` for every 400 needs)."""
@@ -91,6 +95,7 @@ def median_row(runs: list[dict[str, object]]) -> dict[str, object]:
     row["plan_s_min"] = ordered[0]["plan_s"]
     row["plan_s_max"] = ordered[-1]["plan_s"]
     row["served_min"] = min(r["served"] for r in runs)  # type: ignore[type-var]
+    row["violations_by_run"] = [r["violations"] for r in runs]
     row["runs"] = len(runs)
     return row
 

@@ -177,3 +177,23 @@ def test_time_left_for_the_areas() -> None:
     assert decompose._left(MaxIterations(10), clock=0.0) == 1.0
     # A plan whose clock started long before: nothing of a 5 s limit is left.
     assert decompose._left(MaxRuntime(5.0), clock=-1e9) == 0.0
+
+
+def test_travel_total_may_differ_by_the_rounding_of_every_leg() -> None:
+    """The plan's total travel is summed over legs each rounded to 0.1 s: on a day of
+    hundreds of legs it may honestly differ from the exact travel by more than its own
+    rounding, and not by more than half of 0.1 s per leg."""
+    from kst_match.check import check_plan as check
+    from kst_match.inputs import read_day
+    from kst_match.paths import DEFAULT_DAY_DIR
+    from kst_match.solve.stop import FirstFeasible
+
+    day, _ = read_day(DEFAULT_DAY_DIR)
+    plan = make_plan(day, TRAVEL, FirstFeasible())
+    legs = sum(len(r.stops) - 1 for r in plan.routes if any(s.need for s in r.stops))
+    assert legs > 600  # so up to 0.5 min of rounding over the day
+    stated = float(plan.kpis["travel_total_min"])  # type: ignore[arg-type]
+    plan.kpis["travel_total_min"] = round(stated + 0.3, 1)
+    assert check(day, plan, TRAVEL) == []
+    plan.kpis["travel_total_min"] = round(stated + 0.05 + legs * 0.05 / 60 + 0.3, 1)
+    assert {v.code for v in check(day, plan, TRAVEL)} == {"kpi_mismatch"}
