@@ -16,7 +16,6 @@ import time
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
-from functools import partial
 
 import numpy as np
 from ortools.constraint_solver import pywrapcp, routing_enums_pb2
@@ -80,16 +79,14 @@ def solve_routes(
     first: str = "PARALLEL_CHEAPEST_INSERTION",
     clock: float | None = None,
     rules: TimeRules = DEFAULT_RULES,
-    threads: int = 1,
     warm: StoppingCriterion | None = None,
 ) -> RoutingResult:
     """Route ``jobs`` over ``vehicles``: a complete first solution by OR-Tools' ``first``
     strategy (or from ``hint``: vehicle id -> (stop kind, need id) in order, e.g. this
     morning's plan), however long it takes, then guided local search until ``stop`` fires.
     ``together`` lists groups of needs (one resident's) preferred on one volunteer; ``clock``
-    is when the plan started (``time.monotonic()``), for time limits; ``threads``: cores the
-    warm start may use (the search itself runs on one); ``warm``: the rule whose time the warm
-    start takes its share of (default ``stop``)."""
+    is when the plan started (``time.monotonic()``), for time limits; ``warm``: the rule
+    whose time the warm start takes its share of (default ``stop``)."""
     began = time.monotonic()
     clock = began if clock is None else clock
     model = _Model(day, jobs, vehicles, places, together, rules)
@@ -106,8 +103,7 @@ def solve_routes(
         if initial is not None:
             solution, source = initial, "the given routes"
     if solution is None and not hint:
-        starts = (("PyVRP", warm_routes), ("VROOM", partial(vroom_routes, threads=threads)))
-        for name, start in starts:
+        for name, start in (("PyVRP", warm_routes), ("VROOM", vroom_routes)):
             routes = start(model, warm or stop, clock)
             if routes is not None:
                 initial = routing.ReadAssignmentFromRoutes(routes, True)
@@ -536,10 +532,9 @@ def solve_routes_best(
     strategies = FIRST_SOLUTIONS[: max(1, workers)]
     args = (day, jobs, vehicles, places, stop, together, hint)
     if len(strategies) == 1 or hint:
-        # One search in this process: the warm start may have every core.
-        return solve_routes(*args, clock=clock, rules=rules, threads=max(1, workers), warm=warm)
+        return solve_routes(*args, clock=clock, rules=rules, warm=warm)
     with ProcessPoolExecutor(max_workers=len(strategies)) as pool:
-        tasks = [(*args, s, clock, rules, 1, warm) for s in strategies]
+        tasks = [(*args, s, clock, rules, warm) for s in strategies]
         results = list(pool.map(_solve_with, tasks))
     best = min(range(len(results)), key=lambda k: (results[k].objective, k))
     return results[best]

@@ -197,9 +197,8 @@ def vroom_fits(model: _Model) -> bool:
     return len(model.jobs) >= VROOM_MIN_NEEDS and not any(v.onboard for v in model.vehicles)
 
 
-def vroom_routes(model: _Model, stop: StoppingCriterion, clock: float, threads: int = 1):  # type: ignore[no-untyped-def]
-    """Starting routes from VROOM (routing indices per vehicle), or ``None``; ``threads``:
-    how many VROOM's search may use (its exploration runs several starts side by side).
+def vroom_routes(model: _Model, stop: StoppingCriterion, clock: float):  # type: ignore[no-untyped-def]
+    """Starting routes from VROOM (routing indices per vehicle), or ``None``.
 
     VROOM knows shipments, skills, setup per visit to a place, capacities, task and travel
     limits, but no bound on goods' time on board nor kst-match's preferences: a need with a
@@ -217,7 +216,7 @@ def vroom_routes(model: _Model, stop: StoppingCriterion, clock: float, threads: 
     problem, node_of = _vroom_problem(model, vroom)
     solution = problem.solve(
         exploration_level=VROOM_EXPLORATION,
-        nb_threads=threads,
+        nb_threads=1,
         timeout=timedelta(seconds=timeout),
     )
     routes: list[list[int]] = [[] for _ in model.vehicles]
