@@ -91,10 +91,11 @@ def test_the_plan_records_which_rule_stopped_the_search() -> None:
 # --- partner capacity over the plan ------------------------------------------------------------
 def test_a_busy_partners_need_goes_to_another_partner_with_room() -> None:
     # "small" has one place and the nearer volunteer (a, 100 m from n1, 141 m from n2); "big"
-    # has room and a volunteer further off (b, 600 m from n1, 608 m from n2; n1 to n2 is
-    # 100 m). Both needs are served, and small holds at most its one. The least travel does
-    # not use small at all: b taking both walks 600 + 100 + 608 = 1,308 m, against 200 for a
-    # and 1,216 for b (1,416 m) with one each.
+    # has room and a volunteer further off (b, 600 m from n1, 608 m from n2). Both needs are
+    # served, small holds at most its one, and the need small cannot take goes to big. (The
+    # least travel would not use small at all, b walking 1,308 m against 1,416 for one each;
+    # under an iteration rule the search does not know partners' places, and the count then
+    # moves one need, so either plan may come.)
     small = Partner(id="small", name="S", services="welfare_visit", capacity="welfare_visit:1")
     big = Partner(id="big", name="B", services="welfare_visit", capacity="welfare_visit:5")
     _, plan = plan_of(
@@ -102,8 +103,9 @@ def test_a_busy_partners_need_goes_to_another_partner_with_room() -> None:
         [volunteer("a", 1, 0, partner="small", **DBS), volunteer("b", 8, 0, partner="big", **DBS)],
         (small, big),
     )
-    assert served_by(plan) == {"n1": "b", "n2": "b"}
-    assert sorted(a.partner for a in plan.assignments) == ["big", "big"]
+    assert set(served_by(plan)) == {"n1", "n2"}
+    partners = [a.partner for a in plan.assignments]
+    assert partners.count("small") <= 1 and "big" in partners
 
 
 def test_a_scarce_place_is_not_taken_by_an_urgent_need_nobody_can_reach() -> None:
