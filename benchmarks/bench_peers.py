@@ -38,11 +38,20 @@ Travel totals are summed from each route's stops with the unrounded matrix (as k
 plan does), never taken from a solver's objective. Every VROOM route is checked: windows,
 shift, capacity, tasks, travel limit, allowed volunteers, pickup before delivery.
 
+Two settings, each in every run (``--settings``):
+
+- ``day``: the day as it is, kst-match under all its rules; VROOM breaks the two it lacks;
+- ``vroom``: the same constraints for both, those VROOM can keep: the day without partners'
+  places (``Partner.capacity`` emptied) and with no bound on goods' time on board (kst-match's
+  documented ``onboard_limit_min``, set to 24 hours). Whom each need may go to, and whose
+  previous volunteer could serve it alone (continuity), are worked out under these rules too.
+
 kst-match keeps its other objectives (continuity, a resident's needs together, balance); VROOM
 minimises travel alone. Both get the same time limit (VROOM's ``timeout``; it may stop sooner)
 and the same threads, one after the other, at each limit; the load average is recorded.
 
     python benchmarks/bench_peers.py [--time-limits 5 30] [--runs 3] [--exploration 5] [--threads 2]
+        [--settings day vroom]
 """
 
 from __future__ import annotations
@@ -69,16 +78,47 @@ from kst_match.geo.travel import RoadEstimate
 from kst_match.inputs import read_day
 from kst_match.model import Day, Need, Priority, StopKind, Transport
 from kst_match.paths import DEFAULT_DAY_DIR
-from kst_match.plan import make_plan
+from kst_match.plan import ONBOARD_LIMIT_MIN, make_plan
 from kst_match.solve.alone import alone
 from kst_match.solve.partners import assign_partners
 from kst_match.solve.places import Places
-from kst_match.solve.schedule import DEFAULT_RULES
+from kst_match.solve.schedule import DEFAULT_RULES, TimeRules
 from kst_match.solve.stop import MaxRuntime
 from kst_match.solve.vehicles import Vehicle, fresh_vehicles
 from kst_match.triage import triage
 
 VROOM_PRIORITY = {Priority.urgent: 100, Priority.high: 30, Priority.normal: 10}
+
+
+@dataclass(frozen=True)
+class Setting:
+    """The rules both solvers plan under: goods' longest time on board (minutes), and whether
+    partners' places count."""
+
+    name: str
+    title: str
+    onboard_limit_min: int
+    partner_places: bool
+
+    @property
+    def rules(self) -> TimeRules:
+        return TimeRules(
+            self.onboard_limit_min * 60, DEFAULT_RULES.handling_s, DEFAULT_RULES.per_item_s
+        )
+
+    def day(self, day: Day) -> Day:
+        if self.partner_places:
+            return day
+        free = tuple(p.model_copy(update={"capacity": {}}) for p in day.partners)
+        return day.model_copy(update={"partners": free})
+
+
+SETTINGS = {
+    "day": Setting("day", "the day's rules", ONBOARD_LIMIT_MIN, True),
+    "vroom": Setting(
+        "vroom", "VROOM's rules (no partners' places, no bound on time on board)", 24 * 60, False
+    ),
+}
 
 
 @dataclass(frozen=True)
@@ -90,7 +130,11 @@ class Routed:
 
 
 def routed_needs(
-    day: Day, vehicles: list[Vehicle], places: Places, continuity: bool = False
+    day: Day,
+    vehicles: list[Vehicle],
+    places: Places,
+    continuity: bool = False,
+    rules: TimeRules = DEFAULT_RULES,
 ) -> list[Routed]:
     """Deliveries and visits some volunteer could serve alone, as ``solve_day`` prunes them;
     with ``continuity``, a need whose previous volunteer could serve it goes to them alone."""
@@ -106,7 +150,7 @@ def routed_needs(
         able = tuple(
             index[v]
             for v in tri.volunteers[need.id]
-            if v in index and alone(need, vehicles[index[v]], places, site) is None
+            if v in index and alone(need, vehicles[index[v]], places, site, rules) is None
         )
         previous = index.get(need.previous_volunteer or "")
         if continuity and previous in able:
@@ -117,7 +161,11 @@ def routed_needs(
 
 
 def build_vroom(
-    day: Day, vehicles: list[Vehicle], places: Places, jobs: list[Routed]
+    day: Day,
+    vehicles: list[Vehicle],
+    places: Places,
+    jobs: list[Routed],
+    rules: TimeRules = DEFAULT_RULES,
 ) -> vroom.Input:
     """The VROOM problem: ids of jobs and shipment steps are indices into ``jobs``."""
     problem = vroom.Input()
@@ -142,7 +190,6 @@ def build_vroom(
                 max_travel_time=v.travel_left_s,
             )
         )
-    rules = DEFAULT_RULES
     for k, job in enumerate(jobs):
         need = job.need
         here = places[(need.lon, need.lat)]
@@ -182,12 +229,12 @@ def check_vroom(
     places: Places,
     jobs: list[Routed],
     routes: dict[int, list[dict]],
+    rules: TimeRules = DEFAULT_RULES,
 ) -> tuple[list[str], float]:
     """Violations of kst-match's rules in VROOM's routes, and their travel in seconds
     (unrounded matrix). Service start = VROOM's arrival + waiting time."""
     problems: list[str] = []
     travel_total = 0.0
-    rules = DEFAULT_RULES
     for i, steps in routes.items():
         v = vehicles[i]
         mode = v.transport
@@ -263,13 +310,19 @@ def check_vroom(
 
 
 def run_vroom(
-    day: Day, places: Places, exploration: int, threads: int, limit: float, continuity: bool
+    day: Day,
+    places: Places,
+    exploration: int,
+    threads: int,
+    limit: float,
+    continuity: bool,
+    rules: TimeRules = DEFAULT_RULES,
 ) -> dict[str, object]:
     """Build, solve and check the VROOM problem; times in seconds."""
     vehicles = fresh_vehicles(day)
     t0 = time.perf_counter()
-    jobs = routed_needs(day, vehicles, places, continuity)
-    problem = build_vroom(day, vehicles, places, jobs)
+    jobs = routed_needs(day, vehicles, places, continuity, rules)
+    problem = build_vroom(day, vehicles, places, jobs, rules)
     built = time.perf_counter() - t0
     t = time.perf_counter()
     solution = problem.solve(
@@ -280,7 +333,7 @@ def run_vroom(
     routes: dict[int, list[dict]] = {
         int(vid): group.to_dict("records") for vid, group in frame.groupby("vehicle_id", sort=False)
     }
-    violations, travel_s = check_vroom(day, vehicles, places, jobs, routes)
+    violations, travel_s = check_vroom(day, vehicles, places, jobs, routes, rules)
     served = [
         jobs[int(r["id"])].need
         for steps in routes.values()
@@ -337,10 +390,18 @@ def run_vroom(
     }
 
 
-def run_kst(day: Day, time_limit: float, threads: int) -> dict[str, object]:
+def run_kst(
+    day: Day, time_limit: float, threads: int, onboard_limit_min: int = ONBOARD_LIMIT_MIN
+) -> dict[str, object]:
     """kst-match's whole plan; deliveries and visits counted, calls left out."""
     t = time.perf_counter()
-    plan = make_plan(day, RoadEstimate(), MaxRuntime(time_limit), workers=threads)
+    plan = make_plan(
+        day,
+        RoadEstimate(),
+        MaxRuntime(time_limit),
+        workers=threads,
+        onboard_limit_min=onboard_limit_min,
+    )
     elapsed = time.perf_counter() - t
     kinds = {n.id: n for n in day.needs}
     served = [
@@ -387,24 +448,32 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2, help="threads / processes, each")
     parser.add_argument("--runs", type=int, default=3, help="repeats of each time limit")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
+    parser.add_argument("--settings", nargs="*", choices=sorted(SETTINGS), default=["day", "vroom"])
     args = parser.parse_args()
     console = Console()
 
-    day, _ = read_day(args.data)
+    whole_day, _ = read_day(args.data)
+    day = whole_day
     places = Places.of_day(day, RoadEstimate())
     for mode in Transport:
         places.matrix(mode)  # computed once, outside both timings
     runs = []
-    for limit, run in itertools.product(args.time_limits, range(1, args.runs + 1)):
+    for limit, run, name in itertools.product(
+        args.time_limits, range(1, args.runs + 1), args.settings
+    ):
+        setting = SETTINGS[name]
+        day = setting.day(whole_day)
         load_before = os.getloadavg()[0]
-        console.print(f"VROOM ({limit:g} s) ...")
-        peer = run_vroom(day, places, args.exploration, args.threads, limit, continuity=False)
-        console.print(f"VROOM keeping continuity ({limit:g} s) ...")
-        same = run_vroom(day, places, args.exploration, args.threads, limit, continuity=True)
-        console.print(f"kst-match ({limit:g} s) ...")
-        ours = run_kst(day, limit, args.threads)
+        console.print(f"{setting.title}: VROOM ({limit:g} s) ...")
+        solve = (day, places, args.exploration, args.threads, limit)
+        peer = run_vroom(*solve, continuity=False, rules=setting.rules)
+        console.print(f"{setting.title}: VROOM keeping continuity ({limit:g} s) ...")
+        same = run_vroom(*solve, continuity=True, rules=setting.rules)
+        console.print(f"{setting.title}: kst-match ({limit:g} s) ...")
+        ours = run_kst(day, limit, args.threads, setting.onboard_limit_min)
         runs.append(
             {
+                "setting": name,
                 "time_limit_s": limit,
                 "run": run,
                 "load_before": round(load_before, 2),
@@ -416,8 +485,8 @@ def main() -> None:
                 "ratios_kst_over_vroom_continuity": _ratios(ours, same),
             }
         )
-        _print(console, limit, ours, peer, _ratios(ours, peer), "VROOM")
-        _print(console, limit, ours, same, _ratios(ours, same), "VROOM keeping continuity")
+        _print(console, limit, ours, peer, _ratios(ours, peer), "VROOM", setting)
+        _print(console, limit, ours, same, _ratios(ours, same), "VROOM keeping continuity", setting)
     result = {
         "command": "python benchmarks/bench_peers.py " + " ".join(sys.argv[1:]),
         "machine": {
@@ -425,7 +494,15 @@ def main() -> None:
             "cpu": platform.processor() or "?",
             "cpus": os.cpu_count(),
         },
-        "day": {"needs": len(day.needs), "volunteers": len(day.volunteers)},
+        "day": {"needs": len(whole_day.needs), "volunteers": len(whole_day.volunteers)},
+        "settings": {
+            name: {
+                "title": SETTINGS[name].title,
+                "onboard_limit_min": SETTINGS[name].onboard_limit_min,
+                "partner_places": SETTINGS[name].partner_places,
+            }
+            for name in args.settings
+        },
         "summary": _summary(runs),
         "runs": runs,
     }
@@ -435,8 +512,8 @@ def main() -> None:
 
 
 def _summary(runs: list[dict]) -> list[dict]:
-    """Per time limit: min / median / max over the runs of the ratios and of the figures
-    they come from."""
+    """Per setting and time limit: min / median / max over the runs of the ratios and of the
+    figures they come from."""
     figures = {
         "kst_travel_per_served_min": ("kst_match", "travel_per_served_min"),
         "kst_served": ("kst_match", "served"),
@@ -455,9 +532,10 @@ def _summary(runs: list[dict]) -> list[dict]:
         ),
     }
     out = []
-    for limit in sorted({r["time_limit_s"] for r in runs}):
-        mine = [r for r in runs if r["time_limit_s"] == limit]
-        row: dict = {"time_limit_s": limit, "runs": len(mine)}
+    groups = sorted({(r["setting"], r["time_limit_s"]) for r in runs})
+    for name, limit in groups:
+        mine = [r for r in runs if (r["setting"], r["time_limit_s"]) == (name, limit)]
+        row: dict = {"setting": name, "time_limit_s": limit, "runs": len(mine)}
         for name, (part, key) in figures.items():
             values = sorted(r[part][key] for r in mine)
             row[name] = {
@@ -481,8 +559,19 @@ def _ratios(ours: dict, peer: dict) -> dict[str, float | None]:
     }
 
 
-def _print(console: Console, limit: float, ours: dict, peer: dict, ratios: dict, name: str) -> None:
-    table = Table(title=f"Default day, deliveries and visits, {limit:g} s: kst-match vs {name}")
+def _print(
+    console: Console,
+    limit: float,
+    ours: dict,
+    peer: dict,
+    ratios: dict,
+    name: str,
+    setting: Setting,
+) -> None:
+    table = Table(
+        title=f"Default day under {setting.title}, deliveries and visits, {limit:g} s:"
+        f" kst-match vs {name}"
+    )
     table.add_column("")
     table.add_column("kst-match", justify="right")
     table.add_column("VROOM", justify="right")

@@ -7,11 +7,13 @@ needs an area could not serve go to a repair solve with the nearest volunteers f
 who could serve them, together with those volunteers' routes so far (kept where they are unless
 moving them serves more).
 
-Where partners' places can run out on a day that is one problem, the search free of them
-stops at ``FREE_SHARE`` of the rule; the partner count and the last insertion pass settle the
-places; then the routes are searched again from there, each need bound to volunteers whose
-partner keeps its place, until the rule fires (``_polish``): the search's moves then count,
-where before the partner count undid part of them.
+Where partners' places can run out on a day that is one problem, under a time limit, a first
+solve free of them (``PROBE_SHARE`` of the limit, mostly VROOM's start) only says who would
+serve what; the partner count over it gives each need a partner, and the day is then solved
+again from scratch with each need bound to volunteers whose partner keeps its place
+(``_within_places``): the warm start and the search then route within the places, where a
+free plan loses the needs the count takes off it (on the bundled day 40 to 60, each put back
+at about 10 minutes of travel).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from concurrent.futures import ProcessPoolExecutor
 from kst_match.cores import usable_cores
 from kst_match.geo.areas import Areas
 from kst_match.geo.travel import TravelModel
-from kst_match.model import Day, Need, Reason, StopKind, Transport
+from kst_match.model import Day, Need, Reason, Transport
 from kst_match.solve.alone import alone_verdicts, closest_reason
 from kst_match.solve.day import DaySolution, Progress, solve_day
 from kst_match.solve.finish import RULE_REASONS, better, finish
@@ -36,10 +38,10 @@ from kst_match.solve.vehicles import Vehicle
 from kst_match.solve.weights import need_value
 from kst_match.triage import Triage, triage
 
-# A day that is one problem, where partners' places can run out: the share of the stopping
-# rule the first search takes (the warm start, then the search free of partners' places),
-# before the partner count; the search bound to partners' places (``_polish``) takes the rest.
-FREE_SHARE = 0.6
+# A day that is one problem, where partners' places can run out, under a time limit: the share
+# of the limit the first solve takes (free of partners' places, to find who would serve what);
+# the solve bound to partners' places (``_within_places``) takes the rest.
+PROBE_SHARE = 0.4
 # Days with fewer needs than this are one problem: splitting them loses more choice than it
 # saves search.
 DECOMPOSE_FROM = 1000
@@ -88,29 +90,34 @@ def solve(
     refused = {n: Reason.partner_capacity for n in admit(day, tri)}
     if refused:
         say(f"{len(refused)} needs without a partner's place today")
-    # A day that is one problem where partners' places can run out is searched twice: free of
-    # the places, then, once the partner count has settled them, bound to them (``_polish``).
     whole = len([g for g in groups.values() if g[0]]) < 2
-    # Only under a time limit, where it takes the time left and costs no wall time: under an
-    # iteration rule it would build the model and the last steps again (the grid of 100
-    # scenarios took 604 s with it, 368 s without).
+    # A day that is one problem where partners' places can run out is solved twice (free, then
+    # bound to the places: ``_within_places``). Only under a time limit, which the two share:
+    # under an iteration rule there is no warm start, and the second solve would build the
+    # model and the last steps again (the grid of 100 scenarios took 604 s with a second
+    # search, 368 s without).
     scarce = whole and stop.seconds is not None and places_can_run_out(day, tri)
-    first, second = stop.split(FREE_SHARE) if scarce else (stop, stop)
+    probe: DaySolution | None = None  # the free plan of a scarce day, finished
     if whole:
         places = Places.of(travel, day, day.needs, vehicles).detached(_modes(vehicles))
-        solution = solve_day(
-            day,
-            vehicles,
-            places,
-            first,
-            clock,
-            exclude=refused,
-            progress=progress,
-            tri=tri,
-            workers=workers,
-            rules=rules,
-            warm=stop,  # the warm start's share of the whole limit, as without a second search
-        )
+        if scarce:
+            probe = _probe(day, vehicles, places, travel, stop, clock, refused, tri, workers, rules)
+            solution = _within_places(
+                day, vehicles, places, probe, stop, clock, progress, tri, workers, rules
+            )
+        else:
+            solution = solve_day(
+                day,
+                vehicles,
+                places,
+                stop,
+                clock,
+                exclude=refused,
+                progress=progress,
+                tri=tri,
+                workers=workers,
+                rules=rules,
+            )
     else:
         total = sum(len(needs) for needs, _ in groups.values())
         left = _left(stop, clock)
@@ -142,7 +149,7 @@ def solve(
             solution.routes.setdefault(v.id, [])
     if any(r is Reason.crowded_out for r in solution.unserved.values()):
         say("making room for the needs crowded out")
-        solution = _repair(day, vehicles, travel, solution, tri, first, clock, progress, rules)
+        solution = _repair(day, vehicles, travel, solution, tri, stop, clock, progress, rules)
     # Needs that fit nowhere are ``not_planned_in_time`` rather than crowded out when a search
     # (the day's, an area's or a repair's) was stopped by the clock before any improvement.
     starved = bool(solution.stats.get("starved"))
@@ -156,59 +163,84 @@ def solve(
         rules=rules,
         weigh_moves=whole and len(day.needs) < DECOMPOSE_FROM,
     )
-    if scarce:
-        say("searching the routes again within partners' places")
-        solution = _polish(day, vehicles, places, travel, solution, second, clock, workers, rules)
+    if probe is not None and better(day, probe, solution):
+        probe.stats["kept_free_plan"] = 1
+        return probe
     return solution
 
 
-def _polish(
+def _probe(
     day: Day,
     vehicles: Sequence[Vehicle],
     places: Places,
     travel: TravelModel,
-    done: DaySolution,
     stop: StoppingCriterion,
     clock: float,
+    exclude: dict[str, Reason],
+    tri: Triage,
     workers: int,
     rules: TimeRules,
 ) -> DaySolution:
-    """The finished plan ``done`` searched again from its own routes until ``stop`` fires, each
-    need bound to the volunteers whose partner keeps its place (``partners.bind``): the search
-    moves needs, but never past a partner's capacity, so its work is not undone by the count.
-    The better plan of the two by the objective."""
-    tri = done.triage
-    waiting = [n for n, r in done.unserved.items() if r not in RULE_REASONS]
-    allowed, placeless = bind(day, tri, done.served_by, waiting)
-    hint = {
-        vid: [
-            (s.kind, s.need)
-            for s in stops
-            if s.need and s.kind in (StopKind.collect, StopKind.deliver, StopKind.visit)
-        ]
-        for vid, stops in done.routes.items()
-    }
-    again = solve_day(
+    """The day solved free of partners' places in ``PROBE_SHARE`` of ``stop`` (mostly the warm
+    start), then finished: the partner count takes off it the needs whose partner has no place
+    left, those cheapest to move first, and the last insertion pass puts back what fits."""
+    probe = solve_day(
+        day,
+        vehicles,
+        places,
+        stop.split(PROBE_SHARE)[0],
+        clock,
+        exclude=exclude,
+        tri=tri,
+        workers=workers,
+        rules=rules,
+    )
+    return finish(
+        day,
+        vehicles,
+        travel,
+        probe,
+        starved=bool(probe.stats.get("starved")),
+        rules=rules,
+        weigh_moves=True,
+    )
+
+
+def _within_places(
+    day: Day,
+    vehicles: Sequence[Vehicle],
+    places: Places,
+    probe: DaySolution,
+    stop: StoppingCriterion,
+    clock: float,
+    progress: Progress | None,
+    tri: Triage,
+    workers: int,
+    rules: TimeRules,
+) -> DaySolution:
+    """The day solved again from scratch, warm start included, until ``stop`` fires, each need
+    bound to the volunteers of the partner the ``probe``'s count gives it (and of partners
+    whose places cannot run out; ``partners.bind``), the places left going to the needs the
+    probe left unserved. No need routed then can be taken off by the count."""
+    say = progress or (lambda _msg: None)
+    waiting = [n for n, r in probe.unserved.items() if r not in RULE_REASONS]
+    allowed, placeless = bind(day, tri, probe.served_by, waiting)
+    say("routing within partners' places")
+    solution = solve_day(
         day,
         vehicles,
         places,
         stop,
         clock,
         exclude={n: Reason.partner_capacity for n in placeless},
-        hint=hint,
+        progress=progress,
         tri=tri,
         workers=workers,
         rules=rules,
         allowed=allowed,
     )
-    if again.stats.get("routing_first_solution") != "the given routes":
-        return done  # the plan's routes could not start the search: a fresh start is worse
-    starved = bool(done.stats.get("starved"))
-    again = finish(day, vehicles, travel, again, starved=starved, rules=rules, weigh_moves=True)
-    if not better(day, again, done):
-        return done
-    again.stats["polished_from_travel_s"] = round(_travel(done), 1)
-    return again
+    solution.stats["probe_travel_s"] = round(_travel(probe), 1)
+    return solution
 
 
 def _travel(solution: DaySolution) -> float:

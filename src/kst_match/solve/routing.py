@@ -80,13 +80,15 @@ def solve_routes(
     clock: float | None = None,
     rules: TimeRules = DEFAULT_RULES,
     warm: StoppingCriterion | None = None,
+    threads: int = 1,
 ) -> RoutingResult:
     """Route ``jobs`` over ``vehicles``: a complete first solution by OR-Tools' ``first``
     strategy (or from ``hint``: vehicle id -> (stop kind, need id) in order, e.g. this
     morning's plan), however long it takes, then guided local search until ``stop`` fires.
     ``together`` lists groups of needs (one resident's) preferred on one volunteer; ``clock``
     is when the plan started (``time.monotonic()``), for time limits; ``warm``: the rule
-    whose time the warm start takes its share of (default ``stop``)."""
+    whose time the warm start takes its share of (default ``stop``); ``threads``: the
+    warm start's (VROOM's) threads."""
     began = time.monotonic()
     clock = began if clock is None else clock
     model = _Model(day, jobs, vehicles, places, together, rules)
@@ -104,7 +106,7 @@ def solve_routes(
             solution, source = initial, "the given routes"
     if solution is None and not hint:
         for name, start in (("PyVRP", warm_routes), ("VROOM", vroom_routes)):
-            routes = start(model, warm or stop, clock)
+            routes = start(model, warm or stop, clock, threads=threads)
             if routes is not None:
                 initial = routing.ReadAssignmentFromRoutes(routes, True)
                 if initial is not None:
@@ -532,7 +534,8 @@ def solve_routes_best(
     strategies = FIRST_SOLUTIONS[: max(1, workers)]
     args = (day, jobs, vehicles, places, stop, together, hint)
     if len(strategies) == 1 or hint:
-        return solve_routes(*args, clock=clock, rules=rules, warm=warm)
+        # One search: the warm start may use every worker (the search itself uses one).
+        return solve_routes(*args, clock=clock, rules=rules, warm=warm, threads=max(1, workers))
     with ProcessPoolExecutor(max_workers=len(strategies)) as pool:
         tasks = [(*args, s, clock, rules, warm) for s in strategies]
         results = list(pool.map(_solve_with, tasks))

@@ -91,9 +91,12 @@ def _pyvrp_stop(stop: StoppingCriterion, clock: float):  # type: ignore[no-untyp
     return None  # FirstFeasible, or a rule PyVRP cannot follow
 
 
-def warm_routes(model: _Model, stop: StoppingCriterion, clock: float, seed: int = 0):  # type: ignore[no-untyped-def]
+def warm_routes(  # type: ignore[no-untyped-def]
+    model: _Model, stop: StoppingCriterion, clock: float, seed: int = 0, threads: int = 1
+):
     """Starting routes from PyVRP (routing indices per vehicle, in vehicle order), or ``None``
-    when the day does not fit, PyVRP is not installed, or the rule leaves it no room."""
+    when the day does not fit, PyVRP is not installed, or the rule leaves it no room. PyVRP's
+    search is one thread whatever ``threads``."""
     if not fits(model):
         return None
     try:
@@ -186,9 +189,11 @@ VROOM_PRIORITY = {"urgent": 100, "high": 30, "normal": 10}
 # best on them, and a small day's plan stays the one worked out by hand in the tests.
 VROOM_MIN_NEEDS = 50
 # VROOM's exploration level (1 to 5), and the share of the time left it may take (it runs only
-# under a time rule).
+# under a time rule). The search after it gains little on the bundled day (10 to 20 minutes of
+# travel in 2.5 s), VROOM's own search more: 0.8 gave 5.67 to 5.73 min per need where 0.5 gave
+# 5.82 to 6.02, planning under the rules VROOM keeps (``benchmarks/bench_peers.py``).
 VROOM_EXPLORATION = 5
-VROOM_SHARE = 0.5
+VROOM_SHARE = 0.8
 
 
 def vroom_fits(model: _Model) -> bool:
@@ -197,8 +202,11 @@ def vroom_fits(model: _Model) -> bool:
     return len(model.jobs) >= VROOM_MIN_NEEDS and not any(v.onboard for v in model.vehicles)
 
 
-def vroom_routes(model: _Model, stop: StoppingCriterion, clock: float):  # type: ignore[no-untyped-def]
-    """Starting routes from VROOM (routing indices per vehicle), or ``None``.
+def vroom_routes(  # type: ignore[no-untyped-def]
+    model: _Model, stop: StoppingCriterion, clock: float, threads: int = 1
+):
+    """Starting routes from VROOM (routing indices per vehicle), or ``None``; ``threads``:
+    VROOM's (it runs its several searches side by side, so more get done in its time).
 
     VROOM knows shipments, skills, setup per visit to a place, capacities, task and travel
     limits, but no bound on goods' time on board nor kst-match's preferences: a need with a
@@ -216,7 +224,7 @@ def vroom_routes(model: _Model, stop: StoppingCriterion, clock: float):  # type:
     problem, node_of = _vroom_problem(model, vroom)
     solution = problem.solve(
         exploration_level=VROOM_EXPLORATION,
-        nb_threads=1,
+        nb_threads=max(1, threads),
         timeout=timedelta(seconds=timeout),
     )
     routes: list[list[int]] = [[] for _ in model.vehicles]
