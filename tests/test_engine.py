@@ -16,8 +16,11 @@ from kst_match.plan import make_plan
 from kst_match.replan import Events, replan
 from kst_match.solve import weights
 from kst_match.solve.day import solve_day
+from kst_match.solve.decompose import _within_places
 from kst_match.solve.finish import finish
+from kst_match.solve.partners import assign_partners
 from kst_match.solve.places import Places
+from kst_match.solve.schedule import DEFAULT_RULES
 from kst_match.solve.stop import (
     AnyOf,
     FirstFeasible,
@@ -28,6 +31,7 @@ from kst_match.solve.stop import (
     fired_rule,
 )
 from kst_match.solve.vehicles import fresh_vehicles
+from kst_match.triage import triage
 from tests.test_plan import (
     DATE,
     FOODBANK,
@@ -106,6 +110,42 @@ def test_a_busy_partners_need_goes_to_another_partner_with_room() -> None:
     assert set(served_by(plan)) == {"n1", "n2"}
     partners = [a.partner for a in plan.assignments]
     assert partners.count("small") <= 1 and "big" in partners
+
+
+def test_under_a_time_limit_a_scarce_day_is_routed_within_partners_places() -> None:
+    # The day of the test above (100 m steps; a at (1, 0), b at (8, 0), n1 at (2, 0), n2 at
+    # (2, 1)). Free of places both needs go to a, 341 m: the probe breaks small's one place.
+    # Its count moves one to b (a 200 m and b 1,216 m, or 282 m and 1,200 m). Routed again
+    # bound to places, a may keep one need and b take either: b alone walks 1,308 m, less than
+    # 1,416 m for one each, so b serves both. Without the binding both go to a again.
+    small = Partner(id="small", name="S", services="welfare_visit", capacity="welfare_visit:1")
+    big = Partner(id="big", name="B", services="welfare_visit", capacity="welfare_visit:5")
+    day = Day(
+        date=DATE,
+        needs=(need("n1", 2, 0, kind="welfare_visit"), need("n2", 2, 1, kind="welfare_visit")),
+        volunteers=(
+            volunteer("a", 1, 0, partner="small", **DBS),
+            volunteer("b", 8, 0, partner="big", **DBS),
+        ),
+        partners=(small, big),
+        sites=(FOODBANK, PHARMACY),
+    )
+    vehicles = fresh_vehicles(day)
+    tri = triage(day)
+    places = Places.of(TRAVEL, day, day.needs, vehicles)
+    probe = solve_day(day, vehicles, places, MaxIterations(50), tri=tri)
+    assert sorted(probe.served_by.values()) == ["a", "a"]  # the free plan breaks the place
+    probe = finish(day, vehicles, TRAVEL, probe, weigh_moves=True)
+    assert sorted(probe.served_by.values()) == ["a", "b"]
+    bound = _within_places(
+        day, vehicles, places, probe, MaxIterations(50), 0.0, None, tri, 1, DEFAULT_RULES
+    )
+    assert sorted(bound.served_by.values()) == ["b", "b"]
+    assert assign_partners(day, tri, bound.served_by)[1] == []  # nobody left without a place
+    # The whole plan under a time limit takes that path and keeps the better plan: b's.
+    plan = make_plan(day, TRAVEL, MaxRuntime(2.0))
+    assert check_plan(day, plan, TRAVEL) == []
+    assert served_by(plan) == {"n1": "b", "n2": "b"}
 
 
 def test_a_scarce_place_is_not_taken_by_an_urgent_need_nobody_can_reach() -> None:
