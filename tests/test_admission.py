@@ -145,3 +145,25 @@ def test_bound_needs_keep_every_partners_count_within_its_places() -> None:
         kept[0]: {"a", "b"},
         **{n: {"b"} for n in ("n1", "n2", "n3") if n not in kept},
     }
+
+
+def test_a_served_need_moves_partner_when_that_gives_a_waiting_need_a_place() -> None:
+    # "p" (volunteer a, who speaks Polish) and "q" (volunteer b) have one welfare visit place
+    # each. The plan serves y with a, holding p's place; x, waiting, needs Polish, so only p
+    # can take x. Kept where it is, y would leave x without a place; moved to q, both have one.
+    p = Partner(id="p", name="P", services="welfare_visit", capacity="welfare_visit:1")
+    q = Partner(id="q", name="Q", services="welfare_visit", capacity="welfare_visit:1")
+    day = day_of(
+        [
+            need("x", 1, 0, kind="welfare_visit", language="polish", language_required=True),
+            need("y", 2, 0, kind="welfare_visit"),
+        ],
+        [
+            volunteer("a", 0, 0, partner="p", skills="dbs_checked", languages="polish"),
+            volunteer("b", 20, 0, partner="q", skills="dbs_checked"),
+        ],
+        (p, q),
+    )
+    allowed, placeless = bind(day, triage(day), {"y": "a"}, ["x"])
+    assert placeless == frozenset()
+    assert allowed == {"x": {"a"}, "y": {"b"}}

@@ -112,16 +112,17 @@ def bind(
 
     The plan's served needs keep the partner the count gives them (``assign_partners``); those
     it leaves without a place wait with the others, and the places left go to them as
-    ``admit`` gives places. A need may then go to the volunteers of its own partner and of
-    any partner whose places for its service cannot run out: a route search under these sets
-    cannot break any partner's capacity. Needs with no scarce partner are not restricted."""
+    ``admit`` gives places. A served need moves to another partner only where that gives a
+    waiting need a place it could not have otherwise (``_rebind``). A need may then go to the
+    volunteers of its own partner and of any partner whose places for its service cannot run
+    out: a route search under these sets cannot break any partner's capacity. Needs with no
+    scarce partner are not restricted."""
     ask = _asking(day, tri, used)
     if not ask.tight:
         return {}, frozenset()
-    partner_of, homeless = assign_partners(day, tri, served_by, used)
-    left = capacity_left(day, partner_of, used)
-    queue = sorted({n for n in (*waiting, *homeless) if n in ask.options} - partner_of.keys())
-    partner_of.update(_give(day, tri, queue, ask, left))
+    kept, homeless = assign_partners(day, tri, served_by, used)
+    queue = sorted({n for n in (*waiting, *homeless) if n in ask.options} - kept.keys())
+    partner_of = _rebind(day, tri, kept, queue, ask, capacity_left(day, {}, used))
     allowed: dict[str, frozenset[str]] = {}
     for need_id, partners in ask.options.items():
         kind = day.need(need_id).kind
@@ -132,6 +133,48 @@ def bind(
         groups = [*loose, *([mine] if mine is not None and mine not in loose else [])]
         allowed[need_id] = frozenset(v for p in groups for v in ask.members.get(p, ()))
     return allowed, frozenset(n for n in queue if n not in partner_of)
+
+
+# What moving a need the plan serves to another partner costs in ``bind``'s count, in
+# hectometres as ``_nearness``: more than any difference of nearness, so a need moves only to
+# give a waiting need a place, and far below the value of any need, so that it then does.
+MOVE = 500
+
+
+def _rebind(
+    day: Day,
+    tri: Triage,
+    kept: Mapping[str, str],
+    queue: list[str],
+    ask: _Ask,
+    left: Mapping[Key, int | None],
+) -> dict[str, str]:
+    """Need -> partner for the ``kept`` needs (served, with their partner) and the waiting
+    ``queue``, by one min-cost flow over the places ``left`` before either. A kept need stays
+    with its partner for nothing, or moves for ``MOVE`` plus what the place costs; a waiting
+    need pays what ``_flow`` charges. Distances are worked out only if some need goes without."""
+    needs = [*sorted(n for n in kept if n in ask.options), *queue]
+
+    def cost(need_id: str, partner: str, rank: int, near: Mapping[tuple[str, str], int]) -> int:
+        mine = kept.get(need_id)
+        if partner == mine:
+            return 0
+        place = 0
+        if (partner, day.need(need_id).kind) in ask.tight:
+            place = 1 + rank + near.get((need_id, partner), 0)
+        return place + (MOVE if mine is not None else 0)
+
+    def flow(near: Mapping[tuple[str, str], int]) -> dict[str, str]:
+        choices = {
+            n: [(p, cost(n, p, rank, near)) for rank, p in enumerate(ask.options[n])] for n in needs
+        }
+        return _places(day, choices, left)
+
+    given = flow({})
+    if len(given) < len(needs):
+        options = {n: ask.options[n] for n in needs}
+        given = flow(_nearness(day, tri, options, ask.tight, ask.members))
+    return given
 
 
 @dataclass(frozen=True)
