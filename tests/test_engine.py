@@ -6,6 +6,7 @@ site hours, priorities, travel rounded up, and the re-plan's wish to keep routes
 from __future__ import annotations
 
 import math
+import time
 
 import numpy as np
 import pytest
@@ -16,7 +17,7 @@ from kst_match.plan import make_plan
 from kst_match.replan import Events, replan
 from kst_match.solve import weights
 from kst_match.solve.day import solve_day
-from kst_match.solve.decompose import _within_places
+from kst_match.solve.decompose import FRESH_FROM_S, _within_places
 from kst_match.solve.finish import finish
 from kst_match.solve.partners import assign_partners
 from kst_match.solve.places import Places
@@ -112,12 +113,20 @@ def test_a_busy_partners_need_goes_to_another_partner_with_room() -> None:
     assert partners.count("small") <= 1 and "big" in partners
 
 
-def test_under_a_time_limit_a_scarce_day_is_routed_within_partners_places() -> None:
+@pytest.mark.parametrize(
+    "again",
+    [MaxIterations(50), MaxRuntime(FRESH_FROM_S)],
+    ids=["from the probe's routes", "from scratch"],
+)
+def test_under_a_time_limit_a_scarce_day_is_routed_within_partners_places(
+    again: MaxIterations | MaxRuntime,
+) -> None:
     # The day of the test above (100 m steps; a at (1, 0), b at (8, 0), n1 at (2, 0), n2 at
     # (2, 1)). Free of places both needs go to a, 341 m: the probe breaks small's one place.
     # Its count moves one to b (a 200 m and b 1,216 m, or 282 m and 1,200 m). Routed again
     # bound to places, a may keep one need and b take either: b alone walks 1,308 m, less than
-    # 1,416 m for one each, so b serves both. Without the binding both go to a again.
+    # 1,416 m for one each, so b serves both. Without the binding both go to a again. Routed
+    # again from the probe's routes (a limit under FRESH_FROM_S) or from scratch, alike.
     small = Partner(id="small", name="S", services="welfare_visit", capacity="welfare_visit:1")
     big = Partner(id="big", name="B", services="welfare_visit", capacity="welfare_visit:5")
     day = Day(
@@ -137,9 +146,8 @@ def test_under_a_time_limit_a_scarce_day_is_routed_within_partners_places() -> N
     assert sorted(probe.served_by.values()) == ["a", "a"]  # the free plan breaks the place
     probe = finish(day, vehicles, TRAVEL, probe, weigh_moves=True)
     assert sorted(probe.served_by.values()) == ["a", "b"]
-    bound = _within_places(
-        day, vehicles, places, probe, MaxIterations(50), 0.0, None, tri, 1, DEFAULT_RULES
-    )
+    clock = time.monotonic()
+    bound = _within_places(day, vehicles, places, probe, again, clock, None, tri, 1, DEFAULT_RULES)
     assert sorted(bound.served_by.values()) == ["b", "b"]
     assert assign_partners(day, tri, bound.served_by)[1] == []  # nobody left without a place
     # The whole plan under a time limit takes that path and keeps the better plan: b's.

@@ -13,7 +13,8 @@ serve what; the partner count over it gives each need a partner, and the day is 
 again from scratch with each need bound to volunteers whose partner keeps its place
 (``_within_places``): the warm start and the search then route within the places, where a
 free plan loses the needs the count takes off it (on the bundled day 40 to 60, each put back
-at about 10 minutes of travel).
+at about 10 minutes of travel). Under a limit shorter than ``FRESH_FROM_S`` there is time for
+one warm start only: the probe's, and the bound search starts from the probe's routes.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from concurrent.futures import ProcessPoolExecutor
 from kst_match.cores import usable_cores
 from kst_match.geo.areas import Areas
 from kst_match.geo.travel import TravelModel
-from kst_match.model import Day, Need, Reason, Transport
+from kst_match.model import Day, Need, Reason, StopKind, Transport
 from kst_match.solve.alone import alone_verdicts, closest_reason
 from kst_match.solve.day import DaySolution, Progress, solve_day
 from kst_match.solve.finish import RULE_REASONS, better, finish
@@ -42,6 +43,11 @@ from kst_match.triage import Triage, triage
 # of the limit the first solve takes (free of partners' places, to find who would serve what);
 # the solve bound to partners' places (``_within_places``) takes the rest.
 PROBE_SHARE = 0.4
+# The shortest time limit, seconds, under which the day is solved again from scratch. Under a
+# shorter one there is time for one warm start only: the probe's takes its share of the whole
+# limit, and the search bound to the places starts from the probe's own routes (solved again,
+# at 2 s on the bundled day both warm starts starved and 396 or 397 were served, not 397 or 398).
+FRESH_FROM_S = 5.0
 # Days with fewer needs than this are one problem: splitting them loses more choice than it
 # saves search.
 DECOMPOSE_FROM = 1000
@@ -194,6 +200,7 @@ def _probe(
         tri=tri,
         workers=workers,
         rules=rules,
+        warm=None if _fresh(stop) else stop,
     )
     return finish(
         day,
@@ -221,10 +228,21 @@ def _within_places(
     """The day solved again from scratch, warm start included, until ``stop`` fires, each need
     bound to the volunteers of the partner the ``probe``'s count gives it (and of partners
     whose places cannot run out; ``partners.bind``), the places left going to the needs the
-    probe left unserved. No need routed then can be taken off by the count."""
+    probe left unserved. No need routed then can be taken off by the count. With less than
+    ``FRESH_FROM_S`` left, the search starts from the probe's routes."""
     say = progress or (lambda _msg: None)
     waiting = [n for n, r in probe.unserved.items() if r not in RULE_REASONS]
     allowed, placeless = bind(day, tri, probe.served_by, waiting)
+    hint = None
+    if not _fresh(stop):
+        hint = {
+            vid: [
+                (t.kind, t.need)
+                for t in stops
+                if t.need and t.kind in (StopKind.collect, StopKind.deliver, StopKind.visit)
+            ]
+            for vid, stops in probe.routes.items()
+        }
     say("routing within partners' places")
     solution = solve_day(
         day,
@@ -233,6 +251,7 @@ def _within_places(
         stop,
         clock,
         exclude={n: Reason.partner_capacity for n in placeless},
+        hint=hint,
         progress=progress,
         tri=tri,
         workers=workers,
@@ -241,6 +260,11 @@ def _within_places(
     )
     solution.stats["probe_travel_s"] = round(_travel(probe), 1)
     return solution
+
+
+def _fresh(stop: StoppingCriterion) -> bool:
+    """Is there time to solve a scarce day again from scratch after its probe?"""
+    return stop.seconds is not None and stop.seconds >= FRESH_FROM_S
 
 
 def _travel(solution: DaySolution) -> float:
