@@ -46,7 +46,7 @@ from kst_match.model import (
 )
 from kst_match.plan import DEFAULT_STOP, build_plan, default_travel, time_rules
 from kst_match.solve.alone import alone
-from kst_match.solve.day import DaySolution, Progress, solve_day
+from kst_match.solve.day import DaySolution, Progress, hint_of, solve_day
 from kst_match.solve.finish import finish
 from kst_match.solve.places import Places
 from kst_match.solve.stop import StoppingCriterion
@@ -377,15 +377,7 @@ def _solve(
         for a in plan.assignments
         if a.volunteer not in events.dropped and a.need not in events.failed
     }
-    hint = {
-        r.volunteer: [
-            (s.kind, s.need)
-            for s in r.stops
-            if s.need and s.kind in (StopKind.collect, StopKind.deliver, StopKind.visit)
-        ]
-        for r in plan.routes
-        if r.volunteer not in events.dropped
-    }
+    hint = {r.volunteer: hint_of(r.stops) for r in plan.routes if r.volunteer not in events.dropped}
     rules = time_rules(plan)
     solution = solve_day(
         remaining,

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from kst_match.model import Day, Need, Reason, StopKind
+from kst_match.model import Day, Need, Reason, Stop, StopKind
 from kst_match.solve import weights
 from kst_match.solve.alone import alone, closest_reason, site_shut
 from kst_match.solve.calls import assign_calls, insert_calls
@@ -187,6 +187,16 @@ def solve_day(
         if job.need.id not in served_by:
             unserved[job.need.id] = Reason.crowded_out
     return DaySolution(routes, served_by, unserved, tri, stats)
+
+
+def hint_of(stops: Iterable[Timed | Stop]) -> list[tuple[StopKind, str]]:
+    """A route as ``solve_day``'s ``hint`` takes it: its collections, deliveries and visits, in
+    order (calls are fitted again afterwards)."""
+    return [
+        (s.kind, s.need)
+        for s in stops
+        if s.need and s.kind in (StopKind.collect, StopKind.deliver, StopKind.visit)
+    ]
 
 
 def _preferences(

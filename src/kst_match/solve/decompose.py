@@ -27,9 +27,9 @@ from concurrent.futures import ProcessPoolExecutor
 from kst_match.cores import usable_cores
 from kst_match.geo.areas import Areas
 from kst_match.geo.travel import TravelModel
-from kst_match.model import Day, Need, Reason, StopKind, Transport
+from kst_match.model import Day, Need, Reason, Transport
 from kst_match.solve.alone import alone_verdicts, closest_reason
-from kst_match.solve.day import DaySolution, Progress, solve_day
+from kst_match.solve.day import DaySolution, Progress, hint_of, solve_day
 from kst_match.solve.finish import RULE_REASONS, better, finish
 from kst_match.solve.partners import admit, bind, places_can_run_out
 from kst_match.solve.places import Places
@@ -235,14 +235,7 @@ def _within_places(
     allowed, placeless = bind(day, tri, probe.served_by, waiting)
     hint = None
     if not _fresh(stop):
-        hint = {
-            vid: [
-                (t.kind, t.need)
-                for t in stops
-                if t.need and t.kind in (StopKind.collect, StopKind.deliver, StopKind.visit)
-            ]
-            for vid, stops in probe.routes.items()
-        }
+        hint = {vid: hint_of(stops) for vid, stops in probe.routes.items()}
     say("routing within partners' places")
     solution = solve_day(
         day,
