@@ -5,6 +5,7 @@ site hours, priorities, travel rounded up, and the re-plan's wish to keep routes
 
 from __future__ import annotations
 
+import itertools
 import math
 import time
 
@@ -400,6 +401,62 @@ def test_solver_travel_is_rounded_up_so_real_times_hold() -> None:
     )
     _, plan = plan_of([a, b], [volunteer("v", 0, 0, **DBS)])
     assert len(plan.assignments) == 1
+
+
+def _walks_of(fractions_ok) -> tuple[float, float, float, float]:
+    """Two points east of home in a line, the first within 2 steps, whose walks (home to the
+    first, the first to the second, seconds) pass ``fractions_ok(t1, t2)``."""
+    home = tuple(at(0, 0).values())
+    for step, gap in itertools.product(range(50, 200, 7), range(300, 500)):
+        e1, e2 = step / 100, step / 100 + gap / 100
+        secs = TRAVEL.matrix(
+            np.array([home, tuple(at(e1, 0).values()), tuple(at(e2, 0).values())]),
+            Transport.walk,
+        ).seconds
+        t1, t2 = float(secs[0, 1]), float(secs[1, 2])
+        if fractions_ok(t1, t2):
+            return e1, e2, t1, t2
+    raise AssertionError("no such walks")
+
+
+def test_given_routes_that_hold_only_on_exact_times_lose_a_need_not_the_whole_start() -> None:
+    """A route given to the solver (a re-plan's, or the probe's finished routes) is timed on
+    exact travel; the solver's travel is whole seconds, rounded up. Home 09:00, "a" (10
+    minutes, must start by 09:05), then "b", whose last start is 09:10 plus the walks' whole
+    seconds plus one: exact, the walks' fractions sum to at most 1 s and both fit; rounded up,
+    "b" starts 1 s too late. The given route loses "b" (its latest need) and the rest is
+    started from as given; refused whole, the start would be the solver's own."""
+    # Home to "a" in under 4 minutes, so that "a" alone fits.
+    e1, e2, t1, t2 = _walks_of(
+        lambda t1, t2: (
+            (math.floor(t1) + math.floor(t2) + 1) % 60 == 0 and 0.05 < t1 % 1 + t2 % 1 <= 0.95
+        )
+    )
+    latest = 9 * 60 + 10 + (math.floor(t1) + math.floor(t2) + 1) // 60  # b's last start, min
+    a = need("a", e1, 0, kind="welfare_visit", window_start="09:00", window_end="09:15")
+    b = need(
+        "b",
+        e2,
+        0,
+        kind="welfare_visit",
+        window_start="09:00",
+        window_end=f"{(latest + 10) // 60:02d}:{(latest + 10) % 60:02d}",
+    )
+    day = Day(
+        date=DATE,
+        needs=(a, b),
+        volunteers=(volunteer("v", 0, 0, **DBS),),
+        partners=(HUB,),
+        sites=(),
+    )
+    vehicles = fresh_vehicles(day)
+    places = Places.of(TRAVEL, day, day.needs, vehicles)
+    # Exact times keep both: the route as given holds on the plan's own timetable.
+    route = [(StopKind.visit, "a"), (StopKind.visit, "b")]
+    solved = solve_day(day, vehicles, places, FirstFeasible(), hint={"v": route})
+    assert solved.stats["routing_first_solution"] == "the given routes"
+    assert solved.served_by == {"a": "v"}
+    assert solved.unserved == {"b": Reason.crowded_out}
 
 
 def test_a_replan_keeps_each_need_with_its_volunteer(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -52,7 +52,6 @@ def solve_day(
     workers: int = 1,
     rules: TimeRules = DEFAULT_RULES,
     allowed: Mapping[str, frozenset[str]] | None = None,
-    warm: StoppingCriterion | None = None,
 ) -> DaySolution:
     """Plan ``day.needs`` over ``vehicles``: routes first, then calls in the gaps.
 
@@ -63,8 +62,7 @@ def solve_day(
     ``workers``: processes the routing search may use; ``allowed``: need -> the only
     volunteers it may go to (partners' places, ``kst_match.solve.partners.bind``). Partner
     capacity and the final reasons are settled afterwards over the whole day
-    (``kst_match.solve.finish``). ``warm``: the rule whose time the warm start takes its
-    share of, when the search stops sooner (default ``stop``).
+    (``kst_match.solve.finish``).
     """
     say = progress or (lambda _msg: None)
     clock = time.monotonic() if clock is None else clock
@@ -140,7 +138,6 @@ def solve_day(
         workers=workers,
         clock=clock,
         rules=rules,
-        warm=warm,
     )
     routes = routing.routes
     served_by = {

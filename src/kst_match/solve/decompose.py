@@ -14,7 +14,7 @@ again from scratch with each need bound to volunteers whose partner keeps its pl
 (``_within_places``): the warm start and the search then route within the places, where a
 free plan loses the needs the count takes off it (on the bundled day 40 to 60, each put back
 at about 10 minutes of travel). Under a limit shorter than ``FRESH_FROM_S`` there is time for
-one warm start only: the probe's, and the bound search starts from the probe's routes.
+one warm start only, the probe's: the bound search starts from the probe's finished routes.
 """
 
 from __future__ import annotations
@@ -44,9 +44,11 @@ from kst_match.triage import Triage, triage
 # the solve bound to partners' places (``_within_places``) takes the rest.
 PROBE_SHARE = 0.4
 # The shortest time limit, seconds, under which the day is solved again from scratch. Under a
-# shorter one there is time for one warm start only: the probe's takes its share of the whole
-# limit, and the search bound to the places starts from the probe's own routes (solved again,
-# at 2 s on the bundled day both warm starts starved and 396 or 397 were served, not 397 or 398).
+# shorter one there is time for one warm start only: the search bound to the places starts
+# from the probe's finished routes, and has the rest of the limit to put in the needs they
+# lack (at 2 s on the bundled day, 398 served in each of 4 runs beside two busy processes;
+# when the probe's warm start took the whole limit, the bound search starved and 396 to 398
+# were served, the plan ending at 3 s).
 FRESH_FROM_S = 5.0
 # Days with fewer needs than this are one problem: splitting them loses more choice than it
 # saves search.
@@ -200,7 +202,6 @@ def _probe(
         tri=tri,
         workers=workers,
         rules=rules,
-        warm=None if _fresh(stop) else stop,
     )
     return finish(
         day,

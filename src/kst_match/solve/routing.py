@@ -79,16 +79,14 @@ def solve_routes(
     first: str = "PARALLEL_CHEAPEST_INSERTION",
     clock: float | None = None,
     rules: TimeRules = DEFAULT_RULES,
-    warm: StoppingCriterion | None = None,
     threads: int = 1,
 ) -> RoutingResult:
     """Route ``jobs`` over ``vehicles``: a complete first solution by OR-Tools' ``first``
     strategy (or from ``hint``: vehicle id -> (stop kind, need id) in order, e.g. this
     morning's plan), however long it takes, then guided local search until ``stop`` fires.
     ``together`` lists groups of needs (one resident's) preferred on one volunteer; ``clock``
-    is when the plan started (``time.monotonic()``), for time limits; ``warm``: the rule
-    whose time the warm start takes its share of (default ``stop``); ``threads``: the
-    warm start's (VROOM's) threads."""
+    is when the plan started (``time.monotonic()``), for time limits; ``threads``: the warm
+    start's (VROOM's) threads."""
     began = time.monotonic()
     clock = began if clock is None else clock
     model = _Model(day, jobs, vehicles, places, together, rules)
@@ -106,7 +104,7 @@ def solve_routes(
             solution, source = initial, "the given routes"
     if solution is None and not hint:
         for name, start in (("PyVRP", warm_routes), ("VROOM", vroom_routes)):
-            routes = start(model, warm or stop, clock, threads=threads)
+            routes = start(model, stop, clock, threads=threads)
             if routes is not None:
                 initial = routing.ReadAssignmentFromRoutes(routes, True)
                 if initial is not None:
@@ -259,22 +257,31 @@ class _Model:
                 return False
         return True
 
-    def holds(self, i: int, nodes: Sequence[int]) -> bool:
-        """Do ``nodes`` (between vehicle ``i``'s start and end) keep every time rule?"""
+    def holds(self, i: int, nodes: Sequence[int], whole: bool = False) -> bool:
+        """Do ``nodes`` (between vehicle ``i``'s start and end) keep every time rule (in the
+        solver's whole seconds with ``whole``)?"""
         stops = [self.timed(n) for n in (self.starts[i], *nodes, self.ends[i])]
         return timetable(
-            self.with_collections(stops), self.vehicles[i], self.day, self.places, self.rules, False
+            self.with_collections(stops),
+            self.vehicles[i],
+            self.day,
+            self.places,
+            self.rules,
+            write=False,
+            whole=whole,
         )
 
-    def keep_timed(self, i: int, nodes: Sequence[int]) -> list[int]:
+    def keep_timed(self, i: int, nodes: Sequence[int], whole: bool = False) -> list[int]:
         """``nodes`` of vehicle ``i`` less the needs whose stops break the time rules: each
-        time the latest need whose leaving lets the rest hold (else the latest)."""
+        time the latest need whose leaving lets the rest hold (else the latest). ``whole``: as
+        the solver times them, for routes given to it (a route timed on exact times can break
+        a window in its whole seconds, and one such route makes it refuse them all)."""
         need_of = {n: self.node_need[n].id for n in nodes}  # type: ignore[union-attr]
         route = list(nodes)
-        while route and not self.holds(i, route):
+        while route and not self.holds(i, route, whole):
             for need in reversed(list(dict.fromkeys(need_of[n] for n in route))):
                 trial = [n for n in route if need_of[n] != need]
-                if self.holds(i, trial):
+                if self.holds(i, trial, whole):
                     route = trial
                     break
             else:
@@ -436,7 +443,8 @@ class _Model:
 
     def hint_routes(self, hint: dict[str, list[tuple[StopKind, str]]]) -> list[list[int]]:
         """Starting routes as routing indices, from (stop kind, need id) lists; stops the model
-        no longer has (or no longer allows on that vehicle) are left out."""
+        no longer has (or no longer allows on that vehicle) are left out, and so are the needs
+        that break a time rule in the solver's whole seconds (``keep_timed``)."""
         nodes_of = {job.need.id: n for job, n in zip(self.jobs, self.job_nodes, strict=True)}
         allowed = {job.need.id: set(job.vehicles) for job in self.jobs}
         routes = []
@@ -448,8 +456,9 @@ class _Model:
                 pickup, drop = nodes_of[need_id]
                 node = pickup if kind is StopKind.collect else drop
                 if node is not None:
-                    route.append(self.manager.NodeToIndex(node))
-            routes.append(route)
+                    route.append(node)
+            kept = self.keep_timed(i, route, whole=True)
+            routes.append([self.manager.NodeToIndex(n) for n in kept])
         return routes
 
 
@@ -525,7 +534,6 @@ def solve_routes_best(
     workers: int = 1,
     clock: float | None = None,
     rules: TimeRules = DEFAULT_RULES,
-    warm: StoppingCriterion | None = None,
 ) -> RoutingResult:
     """``solve_routes`` with each of ``FIRST_SOLUTIONS`` side by side in worker processes (as
     many as ``workers`` allows), keeping the result of least cost (the first on a tie, so the
@@ -535,9 +543,9 @@ def solve_routes_best(
     args = (day, jobs, vehicles, places, stop, together, hint)
     if len(strategies) == 1 or hint:
         # One search: the warm start may use every worker (the search itself uses one).
-        return solve_routes(*args, clock=clock, rules=rules, warm=warm, threads=max(1, workers))
+        return solve_routes(*args, clock=clock, rules=rules, threads=max(1, workers))
     with ProcessPoolExecutor(max_workers=len(strategies)) as pool:
-        tasks = [(*args, s, clock, rules, warm) for s in strategies]
+        tasks = [(*args, s, clock, rules) for s in strategies]
         results = list(pool.map(_solve_with, tasks))
     best = min(range(len(results)), key=lambda k: (results[k].objective, k))
     return results[best]

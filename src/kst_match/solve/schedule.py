@@ -21,6 +21,7 @@ seconds after midnight, exact (floats); travel is the travel model's, not rounde
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -69,12 +70,21 @@ def timetable(
     places: Places,
     rules: TimeRules = DEFAULT_RULES,
     write: bool = True,
+    whole: bool = False,
 ) -> bool:
     """Time ``stops`` (start first, end last) for ``vehicle``; True if every rule holds.
 
     With ``write`` the stops' times, travel, distance, load (and a call's place) are filled in
-    place when the route is feasible; an infeasible route is left as it was.
+    place when the route is feasible; an infeasible route is left as it was. ``whole``: time
+    it as the routing solver does, in whole seconds (travel and handling rounded up, the
+    on-board limit down), where a route given to the solver must hold.
     """
+    if whole:
+        rules = TimeRules(
+            math.floor(rules.onboard_limit_s),
+            math.ceil(rules.handling_s - 1e-9),
+            math.ceil(rules.per_item_s - 1e-9),
+        )
     n = len(stops)
     if n < 2 or stops[0].kind is not StopKind.start or stops[-1].kind is not StopKind.end:
         return False
@@ -103,6 +113,8 @@ def timetable(
             place[i] = here
         else:
             travel[i] = float(matrix.seconds[here, stop.place])
+            if whole:
+                travel[i] = float(math.ceil(travel[i]))
             travelled += travel[i]
             here = stop.place
         if stop.kind is StopKind.end:

@@ -188,11 +188,20 @@ VROOM_PRIORITY = {"urgent": 100, "high": 30, "normal": 10}
 # Days with fewer routed needs than this are left to OR-Tools alone: its search is close to the
 # best on them, and a small day's plan stays the one worked out by hand in the tests.
 VROOM_MIN_NEEDS = 50
-# VROOM's exploration level (1 to 5), and the share of the time left it may take (it runs only
-# under a time rule). The search after it gains little on the bundled day (10 to 20 minutes of
-# travel in 2.5 s), VROOM's own search more: 0.8 gave 5.67 to 5.73 min per need where 0.5 gave
-# 5.82 to 6.02, planning under the rules VROOM keeps (``benchmarks/bench_peers.py``).
-VROOM_EXPLORATION = 5
+# VROOM divides a time limit equally between its searches, fixed slices, before any runs
+# (``timeout / ceil(searches / threads)`` each), so its exploration level 5 (32 searches) under
+# the 4 s the bundled day leaves it gives each search an eighth of a second on 2 threads and
+# ends at 5.61 to 5.67 min of travel per need, where its first two searches, each given the
+# whole time, end at 5.43 in 2 s. So the warm start runs VROOM in rounds: first
+# ``VROOM_FIRST_SEARCHES`` per thread at depth ``VROOM_DEPTH``, each with all the time; then, if
+# what is left holds ``VROOM_MORE_FROM`` more such searches per thread, a round of as many
+# searches as fit (the first ones again among them: VROOM picks its searches in a fixed order),
+# and the better of the two rounds is kept.
+VROOM_FIRST_SEARCHES = 1
+VROOM_MORE_FROM = 3
+VROOM_DEPTH = 5
+# The share of the time left VROOM may take (it runs only under a time rule); the search after
+# it finishes in the rest.
 VROOM_SHARE = 0.8
 
 
@@ -222,11 +231,7 @@ def vroom_routes(  # type: ignore[no-untyped-def]
     if timeout <= 0:
         return None
     problem, node_of = _vroom_problem(model, vroom)
-    solution = problem.solve(
-        exploration_level=VROOM_EXPLORATION,
-        nb_threads=max(1, threads),
-        timeout=timedelta(seconds=timeout),
-    )
+    solution = _vroom_rounds(problem, max(1, threads), timeout)
     routes: list[list[int]] = [[] for _ in model.vehicles]
     frame = solution.routes
     for vid, steps in frame.groupby("vehicle_id", sort=True):
@@ -235,9 +240,46 @@ def vroom_routes(  # type: ignore[no-untyped-def]
             for k, kind in zip(steps["id"], steps["type"], strict=True)
             if kind in ("pickup", "delivery") and (int(k), kind) in node_of
         ]
-        kept = model.keep_timed(int(vid), nodes)
+        kept = model.keep_timed(int(vid), nodes, whole=True)
         routes[int(vid)] = [model.manager.NodeToIndex(n) for n in kept]
     return routes
+
+
+def _vroom_rounds(problem, threads: int, timeout: float):  # type: ignore[no-untyped-def]
+    """VROOM's best solution in ``timeout`` seconds on ``threads`` threads, in rounds (see
+    ``VROOM_FIRST_SEARCHES``): a few searches given all the time, then, if there is room for
+    ``VROOM_MORE_FROM`` more per thread as long as the first took, as many as fit."""
+    began = time.monotonic()
+    best = _vroom_search(problem, threads * VROOM_FIRST_SEARCHES, threads, timeout)
+    took = time.monotonic() - began
+    left = timeout - took
+    per_thread = int(left // max(took, 1e-3))
+    if per_thread >= VROOM_FIRST_SEARCHES + VROOM_MORE_FROM:
+        more = _vroom_search(problem, threads * per_thread, threads, left)
+        if _vroom_rank(more) < _vroom_rank(best):
+            return more
+    return best
+
+
+def _vroom_search(problem, searches: int, threads: int, timeout: float):  # type: ignore[no-untyped-def]
+    """VROOM's ``searches`` first searches at depth ``VROOM_DEPTH`` (its C++ ``solve``; pyvroom's
+    own ``solve`` takes an exploration level only), ``timeout`` seconds shared among them."""
+    from vroom.solution.solution import Solution
+
+    return Solution(
+        problem._solve(
+            nb_searches=searches,
+            depth=VROOM_DEPTH,
+            nb_threads=threads,
+            timeout=timedelta(seconds=timeout),
+        )
+    )
+
+
+def _vroom_rank(solution) -> tuple[int, int, int]:  # type: ignore[no-untyped-def]
+    """VROOM's own order of solutions: the priority served first, then the jobs, then cost."""
+    summary = solution.summary
+    return (-int(summary.priority), int(summary.unassigned), int(summary.cost))
 
 
 def _vroom_timeout(stop: StoppingCriterion, clock: float) -> float:
