@@ -194,8 +194,8 @@ VROOM_MIN_NEEDS = 50
 # ends at 5.61 to 5.67 min of travel per need, where its first two searches, each given the
 # whole time, end at 5.43 in 2 s. So the warm start runs VROOM in rounds: first
 # ``VROOM_FIRST_SEARCHES`` per thread at depth ``VROOM_DEPTH``, each with all the time; then, if
-# what is left holds ``VROOM_MORE_FROM`` more such searches per thread, a round of as many
-# searches as fit (the first ones again among them: VROOM picks its searches in a fixed order),
+# what is left holds, per thread, the first again (VROOM picks its searches in a fixed order)
+# and ``VROOM_MORE_FROM`` more as long as the first took, a round of as many searches as fit,
 # and the better of the two rounds is kept.
 VROOM_FIRST_SEARCHES = 1
 VROOM_MORE_FROM = 3
@@ -248,7 +248,8 @@ def vroom_routes(  # type: ignore[no-untyped-def]
 def _vroom_rounds(problem, threads: int, timeout: float):  # type: ignore[no-untyped-def]
     """VROOM's best solution in ``timeout`` seconds on ``threads`` threads, in rounds (see
     ``VROOM_FIRST_SEARCHES``): a few searches given all the time, then, if there is room for
-    ``VROOM_MORE_FROM`` more per thread as long as the first took, as many as fit."""
+    the first again and ``VROOM_MORE_FROM`` more per thread as long as the first took, as many
+    as fit."""
     began = time.monotonic()
     best = _vroom_search(problem, threads * VROOM_FIRST_SEARCHES, threads, timeout)
     took = time.monotonic() - began
@@ -266,14 +267,14 @@ def _vroom_search(problem, searches: int, threads: int, timeout: float):  # type
     own ``solve`` takes an exploration level only), ``timeout`` seconds shared among them."""
     from vroom.solution.solution import Solution
 
-    return Solution(
-        problem._solve(
-            nb_searches=searches,
-            depth=VROOM_DEPTH,
-            nb_threads=threads,
-            timeout=timedelta(seconds=timeout),
+    limit = timedelta(seconds=timeout)
+    try:
+        found = problem._solve(
+            nb_searches=searches, depth=VROOM_DEPTH, nb_threads=threads, timeout=limit
         )
-    )
+    except TypeError:  # a pyvroom without that binding: its exploration levels only
+        return problem.solve(exploration_level=VROOM_DEPTH, nb_threads=threads, timeout=limit)
+    return Solution(found)
 
 
 def _vroom_rank(solution) -> tuple[int, int, int]:  # type: ignore[no-untyped-def]
