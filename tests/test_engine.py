@@ -8,12 +8,13 @@ from __future__ import annotations
 import itertools
 import math
 import time
+from collections.abc import Callable
 
 import numpy as np
 import pytest
 
 from kst_match.check import check_plan
-from kst_match.model import Day, Partner, Plan, Reason, StopKind, Transport
+from kst_match.model import Day, Need, Partner, Plan, Reason, StopKind, Transport
 from kst_match.plan import make_plan
 from kst_match.replan import Events, replan
 from kst_match.solve import weights
@@ -370,42 +371,11 @@ def test_an_urgent_need_outweighs_a_nearer_normal_one(monkeypatch: pytest.Monkey
     assert served_by(equal) == {"near": "v"}
 
 
-def test_solver_travel_is_rounded_up_so_real_times_hold() -> None:
-    """Two visits east of home in a line, "a" first (its window closes at 09:15), then "b",
-    whose last start is the whole minutes of both walks after "a"'s 10 minutes: the walks'
-    fractions of a second make both impossible. Travel rounded down would let the solver plan
-    both, and the real times would break "b"'s window."""
-    home = tuple(at(0, 0).values())
-    chosen = None
-    for step in range(100, 900):
-        e1, e2 = step / 100, step / 100 + 3.7
-        secs = TRAVEL.matrix(
-            np.array([home, tuple(at(e1, 0).values()), tuple(at(e2, 0).values())]),
-            Transport.walk,
-        ).seconds
-        t1, t2 = float(secs[0, 1]), float(secs[1, 2])
-        if (math.floor(t1) + math.floor(t2)) % 60 == 0 and t1 % 1 + t2 % 1 > 0.05:
-            chosen = (e1, e2, t1, t2)
-            break
-    assert chosen is not None
-    e1, e2, t1, t2 = chosen
-    latest = 9 * 60 + 10 + (math.floor(t1) + math.floor(t2)) // 60  # b's last start, minutes
-    a = need("a", e1, 0, kind="welfare_visit", window_start="09:00", window_end="09:15")
-    b = need(
-        "b",
-        e2,
-        0,
-        kind="welfare_visit",
-        window_start="09:00",
-        window_end=f"{(latest + 10) // 60:02d}:{(latest + 10) % 60:02d}",
-    )
-    _, plan = plan_of([a, b], [volunteer("v", 0, 0, **DBS)])
-    assert len(plan.assignments) == 1
-
-
-def _walks_of(fractions_ok) -> tuple[float, float, float, float]:
-    """Two points east of home in a line, the first within 2 steps, whose walks (home to the
-    first, the first to the second, seconds) pass ``fractions_ok(t1, t2)``."""
+def _a_then_b(whole_s: int, fractions_ok: Callable[[float, float], bool]) -> tuple[Need, Need]:
+    """Visits "a" and "b" east of home in a line, "a" within 2 steps (under 4 minutes' walk):
+    "a" takes 10 minutes and must start by 09:05; "b"'s last start is 09:10 plus the walks'
+    whole seconds plus ``whole_s``, a whole minute, for walks (home to "a", "a" to "b",
+    seconds) whose fractions pass ``fractions_ok(t1, t2)``."""
     home = tuple(at(0, 0).values())
     for step, gap in itertools.product(range(50, 200, 7), range(300, 500)):
         e1, e2 = step / 100, step / 100 + gap / 100
@@ -414,9 +384,30 @@ def _walks_of(fractions_ok) -> tuple[float, float, float, float]:
             Transport.walk,
         ).seconds
         t1, t2 = float(secs[0, 1]), float(secs[1, 2])
-        if fractions_ok(t1, t2):
-            return e1, e2, t1, t2
+        whole = math.floor(t1) + math.floor(t2) + whole_s
+        if whole % 60 == 0 and fractions_ok(t1 % 1, t2 % 1):
+            latest = 9 * 60 + 10 + whole // 60  # b's last start, minutes
+            a = need("a", e1, 0, kind="welfare_visit", window_start="09:00", window_end="09:15")
+            b = need(
+                "b",
+                e2,
+                0,
+                kind="welfare_visit",
+                window_start="09:00",
+                window_end=f"{(latest + 10) // 60:02d}:{(latest + 10) % 60:02d}",
+            )
+            return a, b
     raise AssertionError("no such walks")
+
+
+def test_solver_travel_is_rounded_up_so_real_times_hold() -> None:
+    """Two visits east of home in a line, "a" first (its window closes at 09:15), then "b",
+    whose last start is the whole minutes of both walks after "a"'s 10 minutes: the walks'
+    fractions of a second make both impossible. Travel rounded down would let the solver plan
+    both, and the real times would break "b"'s window."""
+    a, b = _a_then_b(0, lambda f1, f2: f1 + f2 > 0.05)
+    _, plan = plan_of([a, b], [volunteer("v", 0, 0, **DBS)])
+    assert len(plan.assignments) == 1
 
 
 def test_given_routes_that_hold_only_on_exact_times_lose_a_need_not_the_whole_start() -> None:
@@ -426,22 +417,7 @@ def test_given_routes_that_hold_only_on_exact_times_lose_a_need_not_the_whole_st
     seconds plus one: exact, the walks' fractions sum to at most 1 s and both fit; rounded up,
     "b" starts 1 s too late. The given route loses "b" (its latest need) and the rest is
     started from as given; refused whole, the start would be the solver's own."""
-    # Home to "a" in under 4 minutes, so that "a" alone fits.
-    e1, e2, t1, t2 = _walks_of(
-        lambda t1, t2: (
-            (math.floor(t1) + math.floor(t2) + 1) % 60 == 0 and 0.05 < t1 % 1 + t2 % 1 <= 0.95
-        )
-    )
-    latest = 9 * 60 + 10 + (math.floor(t1) + math.floor(t2) + 1) // 60  # b's last start, min
-    a = need("a", e1, 0, kind="welfare_visit", window_start="09:00", window_end="09:15")
-    b = need(
-        "b",
-        e2,
-        0,
-        kind="welfare_visit",
-        window_start="09:00",
-        window_end=f"{(latest + 10) // 60:02d}:{(latest + 10) % 60:02d}",
-    )
+    a, b = _a_then_b(1, lambda f1, f2: 0.05 < f1 + f2 <= 0.95)
     day = Day(
         date=DATE,
         needs=(a, b),
